@@ -1,0 +1,63 @@
+"""``python -m lstm_mnist {fit,validate,test,predict}``: LightningCLI over the model and the data.
+
+Everything a run needs is a typed constructor argument of the model, the data module, the trainer,
+the checkpoint callback or the optimizer, so ``--help`` documents it and ``--print_config`` writes
+a YAML that reproduces the run.
+"""
+
+import sys
+import warnings
+
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from lstm_mnist.data import MNISTDataModule
+from lstm_mnist.errors import LstmMnistError
+from lstm_mnist.model import LSTMClassifier
+
+# The model keeps its own configure_optimizers (the seed's RMSprop) so it also trains outside the
+# CLI; the CLI replacing it with --optimizer is the design, not something to warn a user about.
+warnings.filterwarnings("ignore", message=r".*configure_optimizers` will be overridden by")
+
+
+class LSTMMnistCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        # Derived values come from the data module, so a config never states them twice.
+        parser.link_arguments("data.input_size", "model.input_size", apply_on="instantiate")
+        parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/acc",
+                "checkpoint.mode": "max",
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "epoch{epoch:02d}-val_acc{val/acc:.4f}",
+                "checkpoint.auto_insert_metric_name": False,
+            }
+        )
+        parser.add_argument(
+            "--test_after_fit",
+            type=bool,
+            default=False,
+            help="After fit, test the best checkpoint (by val/acc) on the test set.",
+        )
+
+    def after_fit(self) -> None:
+        checkpoint = self.trainer.checkpoint_callback
+        if checkpoint is None or not checkpoint.best_model_path:
+            return
+        if self.trainer.is_global_zero:
+            score = checkpoint.best_model_score
+            print(
+                f"Best checkpoint ({checkpoint.monitor}={score:.4f}): {checkpoint.best_model_path}"
+            )
+        if self.config.fit.test_after_fit:
+            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")
+
+
+def cli_main(args: list[str] | None = None) -> LSTMMnistCLI:
+    """Entry point of ``python -m lstm_mnist`` and the ``lstm-mnist`` script."""
+    try:
+        return LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args)
+    except LstmMnistError as err:  # the message says what to fix; a traceback would bury it
+        sys.exit(f"error: {err}")

@@ -1,0 +1,206 @@
+"""MNIST (or Fashion-MNIST) as in-memory uint8 tensors, turned into sequences per batch.
+
+The model has 25k parameters, so the data path sets the speed: the whole set lives in memory as
+one uint8 tensor, batches are cut with one fancy index (no per-sample Python, no PIL), and
+scaling, padding and the scan order run on the whole batch after it reached its device.
+"""
+
+from pathlib import Path
+from typing import Literal
+from urllib.error import URLError
+
+import lightning as L
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision.datasets import MNIST, FashionMNIST
+
+from lstm_mnist.errors import DatasetNotFoundError, IDXFormatError, require
+from lstm_mnist.idx import read_idx
+from lstm_mnist.sequence import (
+    Normalization,
+    ScanOrder,
+    fixed_permutation,
+    images_to_sequences,
+    sequence_shape,
+)
+
+DatasetName = Literal["mnist", "fashion_mnist"]
+
+# torchvision's classes know the download mirrors and md5 sums; their folder is <root>/<Class>/raw.
+_TORCHVISION_CLASSES = {"mnist": MNIST, "fashion_mnist": FashionMNIST}
+RAW_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+NUM_CLASSES = 10
+
+
+class TensorBatches(Dataset):
+    """Images and labels held as tensors; a whole batch is fetched with one index operation."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.images[index], self.labels[index]
+
+    def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        # DataLoader calls this with a batch's indices, which skips per-sample collation.
+        index = torch.as_tensor(indices)
+        return self.images[index], self.labels[index]
+
+
+def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """collate_fn for TensorBatches: its batch is already stacked."""
+    return batch
+
+
+class MNISTDataModule(L.LightningDataModule):
+    """MNIST digits read as sequences, with the seed's defaults: 28 rows of 28 pixels / 255."""
+
+    def __init__(
+        self,
+        data_dir: str = "data",
+        dataset: DatasetName = "mnist",
+        download: bool = True,
+        batch_size: int = 128,
+        val_size: int = 5000,
+        split_seed: int = 42,
+        normalization: Normalization = "scale",
+        pad_width: int = 0,
+        scan: ScanOrder = "rows",
+        permutation_seed: int = 0,
+    ) -> None:
+        """
+        Args:
+            data_dir: Folder that holds (or will hold) ``MNIST/raw`` or ``FashionMNIST/raw``.
+            dataset: ``mnist`` or ``fashion_mnist``; both are 28x28 grey images in 10 classes.
+            download: Download missing files with torchvision (md5-checked) in ``prepare_data``.
+            batch_size: Samples per batch and per device, for every stage.
+            val_size: Training images held out for validation (seeded split); test is the
+                official 10,000-image set.
+            split_seed: Seed of the train/validation split, independent of the global seed.
+            normalization: ``scale`` is pixels / 255 like the seed; ``standardize`` then
+                subtracts the mean 0.1307 and divides by the std 0.3081.
+            pad_width: Zeros appended to every time step (the seed's second run uses 14).
+            scan: Order in which the image is read: ``rows`` (28 steps x 28 pixels, the seed),
+                ``columns`` (28 x 28), ``pixels`` (784 x 1) or ``permuted`` (784 x 1 in a fixed
+                random order).
+            permutation_seed: Seed of the fixed pixel order used by ``scan: permuted``.
+        """
+        super().__init__()
+        require(batch_size >= 1, "data", "batch_size", batch_size, "must be at least 1")
+        require(val_size >= 1, "data", "val_size", val_size, "must be at least 1")
+        require(pad_width >= 0, "data", "pad_width", pad_width, "must be 0 or more")
+        self.save_hyperparameters()
+        self.data_dir = Path(data_dir)
+        self.dataset, self.download, self.batch_size = dataset, download, batch_size
+        self.val_size, self.split_seed = val_size, split_seed
+        self.normalization, self.pad_width, self.scan = normalization, pad_width, scan
+        self.permutation = fixed_permutation(permutation_seed) if scan == "permuted" else None
+        self.train_set = self.val_set = self.test_set = None
+
+    @property
+    def raw_folder(self) -> Path:
+        return self.data_dir / _TORCHVISION_CLASSES[self.dataset].__name__ / "raw"
+
+    @property
+    def seq_len(self) -> int:
+        """Time steps per image."""
+        return sequence_shape(self.scan, self.pad_width)[0]
+
+    @property
+    def input_size(self) -> int:
+        """Features per time step (28 + pad_width for rows); linked to the model's input_size."""
+        return sequence_shape(self.scan, self.pad_width)[1]
+
+    @property
+    def num_classes(self) -> int:
+        return NUM_CLASSES
+
+    def prepare_data(self) -> None:
+        """Download once (rank 0 of each node); no network at all when the files are there."""
+        if self._missing_files():
+            if not self.download:
+                raise self._not_found_error("download is false")
+            try:
+                for train in (True, False):
+                    _TORCHVISION_CLASSES[self.dataset](self.data_dir, train=train, download=True)
+            except (URLError, RuntimeError, OSError) as err:
+                raise self._not_found_error(f"the download failed: {err}") from err
+
+    def setup(self, stage: str | None = None) -> None:
+        if stage in ("fit", "validate", None) and self.train_set is None:
+            images, labels = self._load("train")
+            require(
+                self.val_size < len(labels),
+                "data",
+                "val_size",
+                self.val_size,
+                f"must be smaller than the {len(labels)} training images",
+            )
+            order = torch.randperm(
+                len(labels), generator=torch.Generator().manual_seed(self.split_seed)
+            )
+            val, train = order[: self.val_size], order[self.val_size :]
+            self.train_set = TensorBatches(images[train], labels[train])
+            self.val_set = TensorBatches(images[val], labels[val])
+        if stage in ("test", "predict", None) and self.test_set is None:
+            self.test_set = TensorBatches(*self._load("test"))
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.val_set)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader(self.test_set)
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        images, labels = batch
+        if self.permutation is not None and self.permutation.device != images.device:
+            self.permutation = self.permutation.to(images.device)
+        sequences = images_to_sequences(
+            images, self.scan, self.pad_width, self.normalization, self.permutation
+        )
+        return sequences, labels
+
+    def _loader(self, dataset: TensorBatches | None, shuffle: bool = False) -> DataLoader:
+        if dataset is None:
+            raise RuntimeError("call setup() with the matching stage before asking for a loader")
+        return DataLoader(
+            dataset, batch_size=self.batch_size, shuffle=shuffle, collate_fn=keep_batch
+        )
+
+    def _missing_files(self) -> list[str]:
+        names = RAW_FILES["train"] + RAW_FILES["test"]
+        return [name for name in names if not (self.raw_folder / name).is_file()]
+
+    def _load(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._missing_files():
+            raise self._not_found_error("prepare_data() has not fetched them")
+        images_file, labels_file = (self.raw_folder / name for name in RAW_FILES[split])
+        images, labels = read_idx(images_file), read_idx(labels_file).long()
+        if len(images) != len(labels) or images.shape[1:] != (28, 28):
+            raise IDXFormatError(
+                f"{images_file} holds {tuple(images.shape)} images but {labels_file} holds "
+                f"{len(labels)} labels; expected N x 28 x 28 images and N labels from the same set."
+            )
+        return images, labels
+
+    def _not_found_error(self, why: str) -> DatasetNotFoundError:
+        missing = "\n".join(f"  {self.raw_folder / name}" for name in self._missing_files())
+        return DatasetNotFoundError(
+            f"{self.dataset} files are missing and {why}. Missing:\n{missing}\n"
+            f"Point --data.data_dir at the folder that holds {self.raw_folder.parent.name}/raw/ "
+            "with the four uncompressed IDX files (train-images-idx3-ubyte, "
+            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte), "
+            "or run once with --data.download true on a machine with internet."
+        )

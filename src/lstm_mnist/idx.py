@@ -1,0 +1,43 @@
+"""Reading the IDX files MNIST ships in, with errors that name the file.
+
+torchvision's reader asserts on a truncated file; a user deserves to know which file is broken
+and what to do about it, so we parse the (tiny) header ourselves and check the size first.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lstm_mnist.errors import IDXFormatError
+
+_UBYTE = 0x08  # the only IDX element type MNIST uses
+
+
+def read_idx(path: str | Path) -> torch.Tensor:
+    """Read an unsigned-byte IDX file into a uint8 tensor of the shape its header declares."""
+    path = Path(path)
+    raw = path.read_bytes()
+    shape = _parse_header(path, raw)
+    header_size = 4 + 4 * len(shape)
+    expected = header_size + int(np.prod(shape))
+    if len(raw) != expected:
+        raise IDXFormatError(
+            f"{path} holds {len(raw)} bytes but its header ({'x'.join(map(str, shape))}) "
+            f"needs {expected}: the file is truncated or corrupt. Delete it and download it again."
+        )
+    data = np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+    return torch.from_numpy(data.copy())
+
+
+def _parse_header(path: Path, raw: bytes) -> tuple[int, ...]:
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE or raw[3] == 0:
+        raise IDXFormatError(
+            f"{path} is not an unsigned-byte IDX file: it starts with "
+            f"{raw[:4].hex() or 'nothing'}, not 000008 and a dimension count. "
+            "Is it still gzipped, or another file?"
+        )
+    ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise IDXFormatError(f"{path} ends inside its header: the file is truncated.")
+    return tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))

@@ -1,0 +1,93 @@
+"""The seed's classifier: stacked LSTMs read the sequence, the last hidden state picks the class.
+
+Keras counts 24,778 parameters for the seed model, PyTorch 25,162: a Keras LSTM layer has one
+bias vector of 4 x hidden, PyTorch's has two (``bias_ih`` and ``bias_hh``): 3 layers x 128 = 384.
+"""
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchmetrics.classification import MulticlassAccuracy
+
+from lstm_mnist.errors import require
+
+
+class LSTMClassifier(L.LightningModule):
+    """Stacked LSTM over (batch, steps, features) sequences, then Linear(hidden, classes)."""
+
+    def __init__(
+        self,
+        input_size: int = 28,
+        hidden_size: int = 32,
+        num_layers: int = 3,
+        dropout: float = 0.0,
+        num_classes: int = 10,
+    ) -> None:
+        """
+        Args:
+            input_size: Features per time step; under the CLI it is linked to the data module's
+                ``input_size`` (28 + pad_width for rows), so configs never state it.
+            hidden_size: Units per LSTM layer (the seed: 32).
+            num_layers: Stacked LSTM layers (the seed: 3).
+            dropout: Dropout between LSTM layers (0 = none, like the seed).
+            num_classes: Output classes; linked to the data module.
+        """
+        super().__init__()
+        for name, value in (
+            ("input_size", input_size),
+            ("hidden_size", hidden_size),
+            ("num_layers", num_layers),
+            ("num_classes", num_classes),
+        ):
+            require(value >= 1, "model", name, value, "must be at least 1")
+        require(0.0 <= dropout < 1.0, "model", "dropout", dropout, "must be in [0, 1)")
+        self.save_hyperparameters()
+        self.lstm = nn.LSTM(input_size, hidden_size, num_layers, batch_first=True, dropout=dropout)
+        self.head = nn.Linear(hidden_size, num_classes)
+        self.train_acc = MulticlassAccuracy(num_classes)
+        self.val_acc = MulticlassAccuracy(num_classes)
+        self.test_acc = MulticlassAccuracy(num_classes)
+
+    def forward(self, sequences: torch.Tensor) -> torch.Tensor:
+        """Class logits (batch, classes) for float sequences (batch, steps, features)."""
+        outputs, _ = self.lstm(sequences)
+        return self.head(outputs[:, -1])
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train", self.train_acc)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "val", self.val_acc)
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._step(batch, "test", self.test_acc)
+
+    def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
+        sequences, _ = batch
+        probs = self(sequences).softmax(dim=-1)
+        return {"pred": probs.argmax(dim=-1), "probs": probs}
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        # The seed's optimizer (Keras RMSprop: lr 1e-3, rho 0.9, epsilon 1e-7). LightningCLI
+        # replaces this with the YAML's or --optimizer's choice; it is used as is outside the CLI.
+        return torch.optim.RMSprop(self.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+
+    def _step(self, batch, stage: str, accuracy: MulticlassAccuracy) -> torch.Tensor:
+        sequences, labels = batch
+        logits = self(sequences)
+        loss = F.cross_entropy(logits, labels)
+        accuracy.update(logits, labels)
+        training = stage == "train"
+        # Per-step loss while training; epoch means (synced across ranks) for val and test.
+        self.log(
+            f"{stage}/loss",
+            loss,
+            on_step=training,
+            on_epoch=not training,
+            sync_dist=not training,
+            prog_bar=True,
+            batch_size=len(labels),
+        )
+        self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
+        return loss

@@ -1,0 +1,107 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from lstm_mnist.cli import LSTMMnistCLI, cli_main
+from lstm_mnist.data import MNISTDataModule
+from lstm_mnist.model import LSTMClassifier
+from tests.conftest import PROJECT_ROOT
+
+CONFIGS = sorted((PROJECT_ROOT / "configs").glob("*.yaml"))
+DEFAULT, PADDED = (str(PROJECT_ROOT / "configs" / f"{name}.yaml") for name in ("default", "padded"))
+QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
+QUIET += ["--trainer.log_every_n_steps", "1"]
+
+
+def run_module(*args: str, cwd) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "lstm_mnist", *map(str, args)]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=180)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.name)
+def test_every_config_parses_and_instantiates(config, tiny_data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["--config", str(config), "--data.data_dir", str(tiny_data_dir)]
+    cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)
+    # input_size is linked, never written: the model reads what the data module produces
+    assert cli.model.lstm.input_size == cli.datamodule.input_size
+    assert "input_size" not in yaml.safe_load(config.read_text())["model"]
+
+
+def test_padded_config_links_42_features(tiny_data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["--config", PADDED, "--data.data_dir", str(tiny_data_dir)]
+    cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)
+    assert cli.datamodule.pad_width == 14 and cli.model.lstm.input_size == 42
+
+
+def test_print_config_round_trip(tiny_data_dir, tmp_path, capsys):
+    def print_config(config):
+        with pytest.raises(SystemExit):
+            cli_main(["fit", "--config", str(config), "--print_config"])
+        return capsys.readouterr().out
+
+    printed = print_config(PADDED)
+    saved = tmp_path / "printed.yaml"
+    saved.write_text(printed)
+    assert print_config(saved) == printed
+    settings = yaml.safe_load(printed)
+    assert settings["data"]["pad_width"] == 14 and settings["optimizer"]["init_args"]["lr"] == 1e-3
+
+
+def test_fit_fast_dev_run_in_a_subprocess(tiny_data_dir, tmp_path):
+    args = ["fit", "--config", PADDED, "--data.data_dir", tiny_data_dir, "--data.val_size", "50"]
+    result = run_module(*args, "--trainer.fast_dev_run", "true", *QUIET, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_fit_writes_run_folder_then_test_validate_predict(tiny_data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    common = ["--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), "--data.val_size", "50"]
+    fit = cli_main(["fit", *common, *QUIET, "--trainer.max_epochs", "2", "--test_after_fit", "true"])
+    run = tmp_path / "lightning_logs" / "version_0"
+    assert (run / "config.yaml").is_file() and list(run.glob("events.out.tfevents.*"))
+    best = fit.trainer.checkpoint_callback.best_model_path
+    assert (run / "checkpoints" / "last.ckpt").is_file() and Path(best).resolve().parent == run / "checkpoints"
+    logged = EventAccumulator(str(run)).Reload().Tags()["scalars"]
+    for key in ("train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc"):
+        assert key in logged, key
+
+    test = cli_main(["test", *common, *QUIET, "--ckpt_path", best])
+    assert test.trainer.callback_metrics["test/acc"] == fit.trainer.callback_metrics["test/acc"]
+    validate = cli_main(["validate", *common, *QUIET, "--ckpt_path", best])
+    assert "val/acc" in validate.trainer.callback_metrics
+    cli_main(["predict", *common, *QUIET, "--ckpt_path", best])
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--data.pad_width", "-1"], "data option pad_width=-1 must be 0 or more"),
+        (["--model.num_layers", "0"], "model option num_layers=0 must be at least 1"),
+        (["--data.val_size", "100000"], "val_size=100000 must be smaller than the 300"),
+        (["--model.hiden_size", "8"], "hiden_size"),
+        (["--data.pad_width", "many"], "pad_width"),
+    ],
+)
+def test_bad_options_fail_with_a_message(option, message, tiny_data_dir, tmp_path):
+    args = ["fit", "--config", DEFAULT, "--data.data_dir", tiny_data_dir, *option]
+    result = run_module(*args, "--trainer.fast_dev_run", "true", cwd=tmp_path)
+    assert result.returncode != 0 and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_data_offline_is_one_clear_error(tmp_path):
+    args = ["fit", "--config", DEFAULT, "--data.data_dir", tmp_path / "empty"]
+    result = run_module(*args, "--data.download", "false", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "train-images-idx3-ubyte" in result.stderr and "--data.data_dir" in result.stderr
+
+
+def test_console_script_is_installed(tmp_path):
+    result = subprocess.run(["lstm-mnist", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "fit" in result.stdout

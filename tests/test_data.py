@@ -1,0 +1,137 @@
+from urllib.error import URLError
+
+import pytest
+import torch
+from torchvision.datasets import MNIST
+
+from lstm_mnist.data import MNISTDataModule
+from lstm_mnist.errors import DatasetNotFoundError, IDXFormatError
+from lstm_mnist.sequence import MNIST_MEAN, MNIST_STD
+from tests.conftest import TINY_TEST, TINY_TRAIN, write_tiny_mnist
+
+
+def first_batch(dm: MNISTDataModule, loader: str = "train_dataloader"):
+    raw = next(iter(getattr(dm, loader)()))
+    return raw, dm.on_after_batch_transfer(raw, 0)
+
+
+def test_split_sizes_and_test_set(tiny_data_dir):
+    dm = MNISTDataModule(data_dir=str(tiny_data_dir), val_size=50)
+    dm.setup("fit")
+    dm.setup("test")
+    sizes = len(dm.train_set), len(dm.val_set), len(dm.test_set)
+    assert sizes == (TINY_TRAIN - 50, 50, TINY_TEST)
+
+
+def test_split_is_seeded_and_disjoint(tiny_data_dir):
+    def split(seed):
+        dm = MNISTDataModule(data_dir=str(tiny_data_dir), val_size=50, split_seed=seed)
+        dm.setup("fit")
+        return dm.train_set.images, dm.val_set.images
+
+    train, val = split(1)
+    assert torch.equal(train, split(1)[0]) and not torch.equal(val, split(2)[1])
+    # every image lands in exactly one part (random 28x28 images are unique)
+    rows = {tuple(image.flatten().tolist()) for image in torch.cat([train, val])}
+    assert len(rows) == TINY_TRAIN
+
+
+def test_batches_are_uint8_from_memory_then_float_sequences(tiny_data_dir):
+    dm = MNISTDataModule(data_dir=str(tiny_data_dir), batch_size=32, val_size=50)
+    dm.setup("fit")
+    (images, labels), (sequences, same_labels) = first_batch(dm)
+    assert images.dtype == torch.uint8 and images.shape == (32, 28, 28)
+    assert sequences.dtype == torch.float32 and sequences.shape == (32, 28, 28)
+    assert labels.shape == (32,) and labels is same_labels
+    torch.testing.assert_close(sequences, images.float() / 255)
+
+
+def test_padding_appends_exact_zeros(tiny_data_dir):
+    dm = MNISTDataModule(data_dir=str(tiny_data_dir), pad_width=14, normalization="standardize")
+    dm.setup("test")
+    (images, _), (sequences, _) = first_batch(dm, "test_dataloader")
+    assert dm.input_size == 42 and sequences.shape[1:] == (28, 42)
+    assert torch.count_nonzero(sequences[..., 28:]) == 0
+    torch.testing.assert_close(sequences[..., :28], (images.float() / 255 - MNIST_MEAN) / MNIST_STD)
+
+
+def test_scan_orders(tiny_data_dir):
+    def sequences(scan, **kwargs):
+        dm = MNISTDataModule(data_dir=str(tiny_data_dir), scan=scan, **kwargs)
+        dm.setup("test")
+        (images, _), (seq, _) = first_batch(dm, "test_dataloader")
+        assert seq.shape[1:] == (dm.seq_len, dm.input_size)
+        return images.float() / 255, seq
+
+    images, columns = sequences("columns")
+    torch.testing.assert_close(columns, images.transpose(1, 2))
+    images, pixels = sequences("pixels")
+    torch.testing.assert_close(pixels, images.reshape(-1, 784, 1))
+    _, permuted = sequences("permuted", permutation_seed=3)
+    _, permuted_again = sequences("permuted", permutation_seed=3)
+    assert torch.equal(permuted, permuted_again) and not torch.equal(permuted, pixels)
+    torch.testing.assert_close(permuted.sort(dim=1).values, pixels.sort(dim=1).values)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("pad_width", -1), ("val_size", 0), ("batch_size", 0)]
+)
+def test_bad_options_name_the_option(option, value):
+    with pytest.raises(ValueError, match=f"{option}={value}"):
+        MNISTDataModule(**{option: value})
+
+
+def test_val_size_larger_than_train_set(tiny_data_dir):
+    dm = MNISTDataModule(data_dir=str(tiny_data_dir), val_size=TINY_TRAIN)
+    with pytest.raises(ValueError, match=f"val_size={TINY_TRAIN}.*{TINY_TRAIN} training images"):
+        dm.setup("fit")
+
+
+def test_missing_files_without_download(tmp_path):
+    dm = MNISTDataModule(data_dir=str(tmp_path), download=False)
+    with pytest.raises(DatasetNotFoundError) as error:
+        dm.prepare_data()
+    message = str(error.value)
+    assert str(tmp_path / "MNIST" / "raw") in message and "--data.data_dir" in message
+    for name in (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ):
+        assert name in message
+
+
+def test_offline_download_gives_one_clear_error(tmp_path, monkeypatch):
+    def offline(self):
+        raise URLError("no network")
+
+    monkeypatch.setattr(MNIST, "download", offline)
+    dm = MNISTDataModule(data_dir=str(tmp_path), download=True)
+    with pytest.raises(DatasetNotFoundError, match="download failed: <urlopen error no network>"):
+        dm.prepare_data()
+
+
+def test_present_files_need_no_download(tiny_data_dir, monkeypatch):
+    def no_network(self):
+        raise AssertionError("prepare_data tried to download files that are present")
+
+    monkeypatch.setattr(MNIST, "download", no_network)
+    MNISTDataModule(data_dir=str(tiny_data_dir), download=True).prepare_data()
+
+
+def test_fashion_mnist_reads_its_own_folder(tmp_path):
+    write_tiny_mnist(tmp_path, folder="FashionMNIST", seed=1)
+    dm = MNISTDataModule(data_dir=str(tmp_path), dataset="fashion_mnist")
+    dm.prepare_data()
+    dm.setup("test")
+    assert len(dm.test_set) == TINY_TEST
+
+
+def test_mismatched_images_and_labels(tmp_path):
+    root = write_tiny_mnist(tmp_path)
+    labels = root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    other = write_tiny_mnist(tmp_path / "other") / "MNIST" / "raw" / "train-labels-idx1-ubyte"
+    labels.write_bytes(other.read_bytes())
+    with pytest.raises(IDXFormatError, match="t10k-labels-idx1-ubyte"):
+        MNISTDataModule(data_dir=str(root)).setup("test")

@@ -1,0 +1,58 @@
+import pytest
+import torch
+
+from lstm_mnist.model import LSTMClassifier
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize(
+    ("input_size", "keras_count"),
+    [(28, 24_778), (42, 26_570)],  # the seed's two models, as Keras counts them
+)
+def test_parameter_count_is_keras_plus_the_second_bias(input_size, keras_count):
+    model = LSTMClassifier(input_size=input_size)
+    second_biases = 3 * 4 * 32  # PyTorch's bias_hh, which Keras does not have
+    assert count_parameters(model) == keras_count + second_biases
+
+
+def test_output_shape_and_any_sequence_length():
+    model = LSTMClassifier(input_size=5, hidden_size=8, num_layers=2, dropout=0.1)
+    assert model(torch.randn(4, 28, 5)).shape == (4, 10)
+    assert model(torch.randn(3, 784, 5)).shape == (3, 10)
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("input_size", 0), ("hidden_size", 0), ("num_layers", 0), ("dropout", 1.0)],
+)
+def test_bad_options_name_the_option(option, value):
+    with pytest.raises(ValueError, match=f"{option}={value}"):
+        LSTMClassifier(**{option: value})
+
+
+def test_default_optimizer_learns_a_batch():
+    torch.manual_seed(0)
+    model = LSTMClassifier(input_size=28)
+    # A learnable toy task: the label says which of the last 10 rows is lit.
+    labels = torch.arange(64) % 10
+    sequences = 0.1 * torch.rand(64, 28, 28)
+    sequences[torch.arange(64), 18 + labels] = 1.0
+    optimizer = model.configure_optimizers()
+    losses = []
+    for _ in range(60):
+        loss = torch.nn.functional.cross_entropy(model(sequences), labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def test_predict_step_gives_class_and_probabilities():
+    model = LSTMClassifier(input_size=28).eval()
+    out = model.predict_step((torch.rand(6, 28, 28), torch.zeros(6, dtype=torch.long)), 0)
+    assert out["pred"].shape == (6,) and out["probs"].shape == (6, 10)
+    torch.testing.assert_close(out["probs"].sum(-1), torch.ones(6))

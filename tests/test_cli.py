@@ -62,11 +62,13 @@ def test_fit_fast_dev_run_in_a_subprocess(tiny_data_dir, tmp_path):
 def test_fit_writes_run_folder_then_test_validate_predict(tiny_data_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     common = ["--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), "--data.val_size", "50"]
-    fit = cli_main(["fit", *common, *QUIET, "--trainer.max_epochs", "2", "--test_after_fit", "true"])
+    fit_args = ["fit", *common, *QUIET, "--trainer.max_epochs", "2", "--test_after_fit", "true"]
+    fit = cli_main(fit_args)
     run = tmp_path / "lightning_logs" / "version_0"
     assert (run / "config.yaml").is_file() and list(run.glob("events.out.tfevents.*"))
     best = fit.trainer.checkpoint_callback.best_model_path
-    assert (run / "checkpoints" / "last.ckpt").is_file() and Path(best).resolve().parent == run / "checkpoints"
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert Path(best).resolve().parent == run / "checkpoints"
     logged = EventAccumulator(str(run)).Reload().Tags()["scalars"]
     for key in ("train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc"):
         assert key in logged, key

@@ -69,9 +69,9 @@ class LSTMClassifier(L.LightningModule):
         return {"pred": probs.argmax(dim=-1), "probs": probs}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        # The seed's optimizer (Keras RMSprop: lr 1e-3, rho 0.9, epsilon 1e-7). LightningCLI
-        # replaces this with the YAML's or --optimizer's choice; it is used as is outside the CLI.
-        return torch.optim.RMSprop(self.parameters(), lr=1e-3, alpha=0.9, eps=1e-7)
+        # The seed's optimizer, RMSprop lr 1e-3, for use outside the CLI; LightningCLI replaces it
+        # with the config's optimizer and lr_scheduler (or --optimizer, --lr_scheduler).
+        return torch.optim.RMSprop(self.parameters(), lr=1e-3)
 
     def _step(self, batch, stage: str, accuracy: MulticlassAccuracy) -> torch.Tensor:
         sequences, labels = batch

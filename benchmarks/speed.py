@@ -1,0 +1,182 @@
+"""Training and inference throughput: the project's Trainer.fit against a hand-written loop.
+
+    python benchmarks/speed.py --data-dir ../shared/datasets      # CPU, the shipped config
+    python benchmarks/speed.py --accelerator gpu --batch-size 1024 --precision bf16-mixed
+
+One run measures, on the same data and machine:
+  (a) Trainer.fit through LightningCLI with a shipped config, logging and checkpointing as shipped;
+  (b) the same model and optimizer in a minimal hand-written PyTorch loop;
+  (c) inference on the 10,000 test images.
+Each is repeated (epochs of one fit for (a), the first dropped as warm-up), and the medians and
+the ratio (a)/(b) are printed as a Markdown table. A benchmark, not a test: CI never runs it.
+"""
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.callbacks import Callback
+
+from lstm_mnist.cli import LSTMMnistCLI
+from lstm_mnist.data import MNISTDataModule
+from lstm_mnist.model import LSTMClassifier
+from lstm_mnist.sequence import images_to_sequences
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class EpochClock(Callback):
+    """Wall time of each epoch's training batches, and of the whole epoch with validation."""
+
+    def __init__(self) -> None:
+        self.train_seconds: list[float] = []
+        self.epoch_seconds: list[float] = []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._sync(trainer)
+        self._start = time.perf_counter()
+
+    def on_validation_start(self, trainer, pl_module) -> None:
+        if not trainer.sanity_checking:
+            self._sync(trainer)
+            self.train_seconds.append(time.perf_counter() - self._start)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self._sync(trainer)
+        self.epoch_seconds.append(time.perf_counter() - self._start)
+
+    @staticmethod
+    def _sync(trainer) -> None:
+        if trainer.strategy.root_device.type == "cuda":
+            torch.cuda.synchronize()
+
+
+def through_the_project(args, workdir: Path) -> dict:
+    cli_args = [
+        "--config",
+        str(args.config),
+        "--data.data_dir",
+        str(args.data_dir),
+        "--data.batch_size",
+        str(args.batch_size),
+        "--trainer.max_epochs",
+        str(args.repeats + 1),
+        "--trainer.accelerator",
+        args.accelerator,
+        "--trainer.devices",
+        "1",
+        "--trainer.logger.init_args.save_dir",
+        str(workdir),
+    ]
+    if args.precision:
+        cli_args += ["--trainer.precision", args.precision]
+    cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=cli_args, run=False)
+    clock = EpochClock()
+    cli.trainer.callbacks.append(clock)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    samples = len(cli.datamodule.train_set)
+    train, epoch = clock.train_seconds[1:], clock.epoch_seconds[1:]  # epoch 0 warms up
+    return {
+        "samples": samples,
+        "train_s": statistics.median(train),
+        "epoch_s": statistics.median(epoch),
+        "all_train_s": train,
+    }
+
+
+def hand_written_loop(args, device: torch.device) -> dict:
+    dm = MNISTDataModule(data_dir=str(args.data_dir), batch_size=args.batch_size, download=False)
+    dm.setup("fit")
+    images, labels = dm.train_set.images.to(device), dm.train_set.labels.to(device)
+    model = LSTMClassifier(input_size=dm.input_size).to(device)
+    optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(args.precision))
+    seconds = []
+    for _ in range(args.repeats + 1):
+        start = time.perf_counter()
+        order = torch.randperm(len(labels), device=device)
+        for batch in order.split(args.batch_size):
+            with autocast:
+                loss = F.cross_entropy(model(images_to_sequences(images[batch])), labels[batch])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - start)
+    return {
+        "samples": len(labels),
+        "train_s": statistics.median(seconds[1:]),
+        "all_train_s": seconds[1:],
+    }
+
+
+@torch.inference_mode()
+def inference(args, device: torch.device) -> dict:
+    dm = MNISTDataModule(data_dir=str(args.data_dir), download=False)
+    dm.setup("test")
+    images = dm.test_set.images.to(device)
+    model = LSTMClassifier(input_size=dm.input_size).to(device).eval()
+    seconds = []
+    for _ in range(args.repeats + 1):
+        start = time.perf_counter()
+        for batch in images.split(1000):
+            model(images_to_sequences(batch)).argmax(-1)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        seconds.append(time.perf_counter() - start)
+    return {"samples": len(images), "seconds": statistics.median(seconds[1:])}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared/datasets")
+    parser.add_argument("--config", type=Path, default=PROJECT_ROOT / "configs/default.yaml")
+    parser.add_argument("--repeats", type=int, default=3, help="timed epochs after one warm-up")
+    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"])
+    parser.add_argument("--precision", default=None, help="e.g. bf16-mixed (GPU)")
+    parser.add_argument("--json", type=Path, help="also write the numbers here")
+    args = parser.parse_args()
+    device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
+
+    with tempfile.TemporaryDirectory() as workdir:
+        project = through_the_project(args, Path(workdir))
+    loop = hand_written_loop(args, device)
+    infer = inference(args, device)
+    ratio = loop["train_s"] / project["train_s"]
+    report = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "threads": torch.get_num_threads(),
+        "batch_size": args.batch_size,
+        "precision": args.precision or "32",
+        "project": project,
+        "hand_loop": loop,
+        "inference": infer,
+        "project_over_hand_loop": ratio,
+    }
+    print(
+        f"\ntorch {torch.__version__}, {report['device']}, {report['threads']} threads, batch "
+        f"{args.batch_size}, precision {report['precision']}, medians of {args.repeats}"
+    )
+    print("| measurement | seconds | samples/s |\n|---|---|---|")
+    rows = [
+        ("(a) Trainer.fit, training batches", project["train_s"], project["samples"]),
+        ("(a) Trainer.fit, whole epoch incl. validation", project["epoch_s"], project["samples"]),
+        ("(b) hand-written loop, training", loop["train_s"], loop["samples"]),
+        ("(c) inference, 10,000 test images", infer["seconds"], infer["samples"]),
+    ]
+    for name, seconds, samples in rows:
+        print(f"| {name} | {seconds:.2f} | {samples / seconds:,.0f} |")
+    print(f"\n(a)/(b) training throughput: {ratio:.2f}x")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

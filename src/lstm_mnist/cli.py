@@ -7,9 +7,11 @@ a YAML that reproduces the run.
 
 import sys
 import warnings
+from pathlib import Path
 
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities import rank_zero_info
 
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import LstmMnistError
@@ -25,14 +27,18 @@ class LSTMMnistCLI(LightningCLI):
         # Derived values come from the data module, so a config never states them twice.
         parser.link_arguments("data.input_size", "model.input_size", apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+        # Two checkpoints: the best epoch by val/acc, and last.ckpt after every epoch for resuming.
+        # (Since Lightning 2.6 `save_last` writes last.ckpt only when a best checkpoint is saved.)
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/acc",
                 "checkpoint.mode": "max",
-                "checkpoint.save_last": True,
                 "checkpoint.filename": "epoch{epoch:02d}-val_acc{val/acc:.4f}",
                 "checkpoint.auto_insert_metric_name": False,
+                "last_checkpoint.filename": "last",
+                "last_checkpoint.monitor": None,
             }
         )
         parser.add_argument(
@@ -41,6 +47,24 @@ class LSTMMnistCLI(LightningCLI):
             default=False,
             help="After fit, test the best checkpoint (by val/acc) on the test set.",
         )
+
+    def before_instantiate_classes(self) -> None:
+        # Lightning looks for --ckpt_path last in this run's own, new version folder, where there
+        # is none yet. A user resuming a killed run means the newest run: continue in its folder,
+        # so its TensorBoard curves and best checkpoint carry on.
+        config = self.config.get(self.subcommand) if self.subcommand else None
+        if self.subcommand != "fit" or config.ckpt_path != "last":
+            return
+        logger = config.trainer.logger
+        if not (logger and "init_args" in logger and logger.init_args.get("version") is None):
+            return  # no logger, or a pinned version: Lightning finds last.ckpt there itself
+        root = Path(logger.init_args.save_dir or ".", logger.init_args.get("name") or "")
+        runs = root.glob("*/checkpoints/last.ckpt")
+        newest = max(runs, key=lambda path: path.stat().st_mtime, default=None)
+        if newest is not None:
+            logger.init_args.version = newest.parents[1].name
+            config.ckpt_path = str(newest)
+            rank_zero_info(f"Resuming from {newest}")
 
     def after_fit(self) -> None:
         checkpoint = self.trainer.checkpoint_callback
@@ -58,6 +82,10 @@ class LSTMMnistCLI(LightningCLI):
 def cli_main(args: list[str] | None = None) -> LSTMMnistCLI:
     """Entry point of ``python -m lstm_mnist`` and the ``lstm-mnist`` script."""
     try:
-        return LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args)
+        # overwrite: a resumed run writes its config.yaml into the folder it continues
+        save_config = {"overwrite": True}
+        return LSTMMnistCLI(
+            LSTMClassifier, MNISTDataModule, save_config_kwargs=save_config, args=args
+        )
     except LstmMnistError as err:  # the message says what to fix; a traceback would bury it
         sys.exit(f"error: {err}")

@@ -11,6 +11,7 @@ from urllib.error import URLError
 
 import lightning as L
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import MNIST, FashionMNIST
 
@@ -175,8 +176,21 @@ class MNISTDataModule(L.LightningDataModule):
     def _loader(self, dataset: TensorBatches | None, shuffle: bool = False) -> DataLoader:
         if dataset is None:
             raise RuntimeError("call setup() with the matching stage before asking for a loader")
+        sampler = None
+        if not shuffle and self.trainer is not None and self.trainer.world_size > 1:
+            # Lightning's DistributedSampler pads every rank to the same length by repeating
+            # samples, which val/test accuracy would count twice. This one splits the set
+            # without repeats (ranks differ by at most one sample); a DistributedSampler
+            # already, so Lightning leaves it in place. Training keeps Lightning's sampler.
+            sampler = UnrepeatedDistributedSampler(
+                dataset, self.trainer.world_size, self.trainer.global_rank, shuffle=False
+            )
         return DataLoader(
-            dataset, batch_size=self.batch_size, shuffle=shuffle, collate_fn=keep_batch
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            sampler=sampler,
+            collate_fn=keep_batch,
         )
 
     def _missing_files(self) -> list[str]:

@@ -48,6 +48,7 @@ class LSTMClassifier(L.LightningModule):
         self.train_acc = MulticlassAccuracy(num_classes)
         self.val_acc = MulticlassAccuracy(num_classes)
         self.test_acc = MulticlassAccuracy(num_classes)
+        self._train_losses: list[torch.Tensor] = []  # since train/loss was last logged
 
     def forward(self, sequences: torch.Tensor) -> torch.Tensor:
         """Class logits (batch, classes) for float sequences (batch, steps, features)."""
@@ -55,13 +56,20 @@ class LSTMClassifier(L.LightningModule):
         return self.head(outputs[:, -1])
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train", self.train_acc)
+        loss = self._step(batch, self.train_acc)
+        # Log the mean loss of the last log_every_n_steps steps, on the steps where Lightning
+        # writes logs: a self.log call costs ~0.3-0.8 ms, a tenth of this model's whole step.
+        self._train_losses.append(loss.detach())
+        if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
+            self.log("train/loss", torch.stack(self._train_losses).mean(), prog_bar=True)
+            self._train_losses.clear()
+        return loss
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "val", self.val_acc)
+        self._log_eval_loss("val", self._step(batch, self.val_acc))
 
     def test_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "test", self.test_acc)
+        self._log_eval_loss("test", self._step(batch, self.test_acc))
 
     def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
         sequences, _ = batch
@@ -73,21 +81,22 @@ class LSTMClassifier(L.LightningModule):
         # with the config's optimizer and lr_scheduler (or --optimizer, --lr_scheduler).
         return torch.optim.RMSprop(self.parameters(), lr=1e-3)
 
-    def _step(self, batch, stage: str, accuracy: MulticlassAccuracy) -> torch.Tensor:
+    def _step(self, batch, accuracy: MulticlassAccuracy) -> torch.Tensor:
         sequences, labels = batch
         logits = self(sequences)
-        loss = F.cross_entropy(logits, labels)
-        accuracy.update(logits, labels)
-        training = stage == "train"
-        # Per-step loss while training; epoch means (synced across ranks) for val and test.
-        self.log(
-            f"{stage}/loss",
-            loss,
-            on_step=training,
-            on_epoch=not training,
-            sync_dist=not training,
-            prog_bar=True,
-            batch_size=len(labels),
-        )
-        self.log(f"{stage}/acc", accuracy, on_step=False, on_epoch=True, prog_bar=True)
-        return loss
+        accuracy.update(logits.detach(), labels)
+        return F.cross_entropy(logits, labels)
+
+    def _log_eval_loss(self, stage: str, loss: torch.Tensor) -> None:
+        # The epoch mean, weighted by batch size and averaged across ranks.
+        self.log(f"{stage}/loss", loss, on_epoch=True, sync_dist=True, prog_bar=True)
+
+    # Accuracy is updated every step but logged once per epoch, for the same reason as the loss.
+    def on_train_epoch_end(self) -> None:
+        self.log("train/acc", self.train_acc, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self.log("val/acc", self.val_acc, prog_bar=True)
+
+    def on_test_epoch_end(self) -> None:
+        self.log("test/acc", self.test_acc, prog_bar=True)

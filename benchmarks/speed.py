@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
+from torch.profiler import ProfilerActivity, profile
 
 from lstm_mnist.cli import LSTMMnistCLI
 from lstm_mnist.data import MNISTDataModule
@@ -54,6 +55,15 @@ class EpochClock(Callback):
     def _sync(trainer) -> None:
         if trainer.strategy.root_device.type == "cuda":
             torch.cuda.synchronize()
+
+
+def lstm_kernels(device: torch.device) -> list[str]:
+    """The LSTM ops one training step runs: on CPU, aten::mkldnn_rnn_layer means oneDNN."""
+    model = LSTMClassifier().to(device)
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        model(torch.rand(8, 28, 28, device=device)).sum().backward()
+    names = {event.key for event in prof.key_averages()}
+    return sorted(name for name in names if name.startswith("aten::") and "rnn" in name)
 
 
 def through_the_project(args, workdir: Path) -> dict:

@@ -56,3 +56,14 @@ def test_predict_step_gives_class_and_probabilities():
     out = model.predict_step((torch.rand(6, 28, 28), torch.zeros(6, dtype=torch.long)), 0)
     assert out["pred"].shape == (6,) and out["probs"].shape == (6, 10)
     torch.testing.assert_close(out["probs"].sum(-1), torch.ones(6))
+
+
+@pytest.mark.skipif(not torch.backends.mkldnn.is_available(), reason="torch built without oneDNN")
+def test_cpu_training_takes_the_onednn_lstm_path():
+    from torch.profiler import ProfilerActivity, profile
+
+    model = LSTMClassifier()
+    with profile(activities=[ProfilerActivity.CPU]) as prof:
+        model(torch.rand(4, 28, 28)).sum().backward()
+    names = {event.key for event in prof.key_averages()}
+    assert {"aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward"} <= names

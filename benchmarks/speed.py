@@ -4,7 +4,8 @@
     python benchmarks/speed.py --accelerator gpu --batch-size 1024 --precision bf16-mixed
 
 One run measures, on the same data and machine:
-  (a) Trainer.fit through LightningCLI with a shipped config, logging and checkpointing as shipped;
+  (a) Trainer.fit through LightningCLI with a shipped config, logging and checkpointing as shipped
+      (the progress bar off unless --progress-bar: it redraws every step);
   (b) the same model and optimizer in a minimal hand-written PyTorch loop;
   (c) inference on the 10,000 test images.
 Each is repeated (epochs of one fit for (a), the first dropped as warm-up), and the medians and
@@ -82,6 +83,8 @@ def through_the_project(args, workdir: Path) -> dict:
         "1",
         "--trainer.logger.init_args.save_dir",
         str(workdir),
+        "--trainer.enable_progress_bar",
+        str(args.progress_bar).lower(),
     ]
     if args.precision:
         cli_args += ["--trainer.precision", args.precision]
@@ -152,6 +155,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--accelerator", default="cpu", choices=["cpu", "gpu"])
     parser.add_argument("--precision", default=None, help="e.g. bf16-mixed (GPU)")
+    parser.add_argument(
+        "--progress-bar", action="store_true", help="keep the per-step progress bar in (a)"
+    )
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     parser.add_argument(
         "overrides", nargs="*", help="LightningCLI arguments for (a) after --: -- --trainer.x y"
@@ -182,6 +188,8 @@ def main() -> None:
         "hand_loop": loop,
         "inference": infer,
         "project_over_hand_loop": ratio,
+        "progress_bar": args.progress_bar,
+        "lstm_kernels": lstm_kernels(device),
     }
     print(
         f"\ntorch {torch.__version__}, {report['device']}, {report['threads']} threads, batch "
@@ -197,6 +205,7 @@ def main() -> None:
     for name, seconds, samples in rows:
         print(f"| {name} | {seconds:.2f} | {samples / seconds:,.0f} |")
     print(f"\n(a)/(b) training throughput: {ratio:.2f}x")
+    print(f"LSTM kernels: {', '.join(report['lstm_kernels'])}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
 

@@ -119,3 +119,10 @@ def test_trainer_presets_stack_on_a_model_config(preset, capsys):
         cli_main(["fit", "--config", DEFAULT, "--config", str(preset), "--print_config"])
     trainer = yaml.safe_load(capsys.readouterr().out)["trainer"]
     assert trainer | yaml.safe_load(preset.read_text())["trainer"] == trainer
+
+
+def test_download_command_needs_no_network_when_files_are_there(tiny_data_dir, capsys):
+    from lstm_mnist.download import main
+
+    main(["--data_dir", str(tiny_data_dir)])
+    assert f"ready in {tiny_data_dir / 'MNIST' / 'raw'}" in capsys.readouterr().out

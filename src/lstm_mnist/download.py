@@ -1,0 +1,35 @@
+"""``python -m lstm_mnist.download --data_dir DIR``: fetch the data once, e.g. on a login node.
+
+Compute nodes of a cluster often have no internet. Run this where there is, into a folder every
+node can read, then train with ``--data.data_dir DIR --data.download false``.
+"""
+
+import sys
+
+from jsonargparse import auto_cli
+
+from lstm_mnist.data import DatasetName, MNISTDataModule
+from lstm_mnist.errors import LstmMnistError
+
+
+def download(data_dir: str = "data", dataset: DatasetName = "mnist") -> None:
+    """Download a dataset's four IDX files (md5-checked) unless they are already there.
+
+    Args:
+        data_dir: Folder that will hold ``MNIST/raw`` or ``FashionMNIST/raw``.
+        dataset: ``mnist`` or ``fashion_mnist``.
+    """
+    data = MNISTDataModule(data_dir=data_dir, dataset=dataset, download=True)
+    data.prepare_data()
+    print(f"{dataset} is ready in {data.raw_folder}")
+
+
+def main(args: list[str] | None = None) -> None:
+    try:
+        auto_cli(download, args=args)
+    except LstmMnistError as err:
+        sys.exit(f"error: {err}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,3 +1,4 @@
+import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ from lstm_mnist.cli import LSTMMnistCLI, cli_main
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.model import LSTMClassifier
 from tests.conftest import PROJECT_ROOT
+from tests.test_images import draw_seven
 
 CONFIGS = sorted((PROJECT_ROOT / "configs").glob("*.yaml"))
 DEFAULT, PADDED = (str(PROJECT_ROOT / "configs" / f"{name}.yaml") for name in ("default", "padded"))
@@ -59,7 +61,9 @@ def test_fit_fast_dev_run_in_a_subprocess(tiny_data_dir, tmp_path):
     assert result.returncode == 0, result.stderr
 
 
-def test_fit_writes_run_folder_then_test_validate_predict(tiny_data_dir, tmp_path, monkeypatch):
+def test_fit_writes_run_folder_then_test_validate_predict(
+    tiny_data_dir, tmp_path, monkeypatch, capsys
+):
     monkeypatch.chdir(tmp_path)
     common = ["--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), "--data.val_size", "50"]
     fit_args = ["fit", *common, *QUIET, "--trainer.max_epochs", "2", "--test_after_fit", "true"]
@@ -78,6 +82,21 @@ def test_fit_writes_run_folder_then_test_validate_predict(tiny_data_dir, tmp_pat
     validate = cli_main(["validate", *common, *QUIET, "--ckpt_path", best])
     assert "val/acc" in validate.trainer.callback_metrics
     cli_main(["predict", *common, *QUIET, "--ckpt_path", best])
+    assert "test[0]: " in capsys.readouterr().out
+
+    # predict on a person's files: the readable ones are predicted, the others named, exit 1
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    draw_seven().save(photos / "seven.png")
+    (photos / "broken.jpg").write_bytes(b"not a jpeg")
+    output = tmp_path / "predictions.csv"
+    files = ["--data.predict_files", f"[{photos}]", "--prediction_writer.output", str(output)]
+    with pytest.raises(SystemExit, match="1 of 2 files could not be read"):
+        cli_main(["predict", *common, *QUIET, "--ckpt_path", best, *files])
+    printed = capsys.readouterr()
+    assert "broken.jpg" in printed.err and "seven.png: " in printed.out
+    (row,) = csv.DictReader(output.open())
+    assert row["file"].endswith("seven.png") and 0 <= int(row["digit"]) <= 9
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import LstmMnistError
 from lstm_mnist.model import LSTMClassifier
+from lstm_mnist.predict import PredictionWriter
 
 # The model keeps its own configure_optimizers (the seed's RMSprop) so it also trains outside the
 # CLI; the CLI replacing it with --optimizer is the design, not something to warn a user about.
@@ -41,6 +42,7 @@ class LSTMMnistCLI(LightningCLI):
                 "last_checkpoint.monitor": None,
             }
         )
+        parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
         parser.add_argument(
             "--test_after_fit",
             type=bool,
@@ -77,6 +79,14 @@ class LSTMMnistCLI(LightningCLI):
             )
         if self.config.fit.test_after_fit:
             self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")
+
+    def after_predict(self) -> None:
+        failures = self.datamodule.predict_failures
+        for why in failures.values():
+            print(f"error: {why}", file=sys.stderr)
+        if failures:  # the readable images were predicted; the exit code tells a script
+            total = len(failures) + len(self.datamodule.predict_names)
+            sys.exit(f"error: {len(failures)} of {total} files could not be read")
 
 
 def cli_main(args: list[str] | None = None) -> LSTMMnistCLI:

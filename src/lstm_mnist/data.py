@@ -15,8 +15,9 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import MNIST, FashionMNIST
 
-from lstm_mnist.errors import DatasetNotFoundError, IDXFormatError, require
+from lstm_mnist.errors import DatasetNotFoundError, IDXFormatError, OptionError, require
 from lstm_mnist.idx import read_idx
+from lstm_mnist.images import ImageError, expand_paths, load_digit
 from lstm_mnist.sequence import (
     Normalization,
     ScanOrder,
@@ -74,6 +75,7 @@ class MNISTDataModule(L.LightningDataModule):
         pad_width: int = 0,
         scan: ScanOrder = "rows",
         permutation_seed: int = 0,
+        predict_files: list[str] | None = None,
     ) -> None:
         """
         Args:
@@ -91,6 +93,9 @@ class MNISTDataModule(L.LightningDataModule):
                 ``columns`` (28 x 28), ``pixels`` (784 x 1) or ``permuted`` (784 x 1 in a fixed
                 random order).
             permutation_seed: Seed of the fixed pixel order used by ``scan: permuted``.
+            predict_files: Image files, folders or glob patterns (PNG, JPEG, BMP) that
+                ``predict`` classifies, each prepared the way MNIST digits were made; when
+                empty, ``predict`` runs on the test set.
         """
         super().__init__()
         require(batch_size >= 1, "data", "batch_size", batch_size, "must be at least 1")
@@ -102,7 +107,10 @@ class MNISTDataModule(L.LightningDataModule):
         self.val_size, self.split_seed = val_size, split_seed
         self.normalization, self.pad_width, self.scan = normalization, pad_width, scan
         self.permutation = fixed_permutation(permutation_seed) if scan == "permuted" else None
-        self.train_set = self.val_set = self.test_set = None
+        self.predict_files = predict_files or []
+        self.train_set = self.val_set = self.test_set = self.predict_set = None
+        self.predict_names: list[str] = []  # what each predicted sample is (file or test index)
+        self.predict_failures: dict[str, str] = {}  # file -> why it could not be read
 
     @property
     def raw_folder(self) -> Path:
@@ -149,8 +157,11 @@ class MNISTDataModule(L.LightningDataModule):
             val, train = order[: self.val_size], order[self.val_size :]
             self.train_set = TensorBatches(images[train], labels[train])
             self.val_set = TensorBatches(images[val], labels[val])
-        if stage in ("test", "predict", None) and self.test_set is None:
+        needs_test = stage in ("test", None) or (stage == "predict" and not self.predict_files)
+        if needs_test and self.test_set is None:
             self.test_set = TensorBatches(*self._load("test"))
+        if stage == "predict" and self.predict_set is None:
+            self.predict_set = self._predict_set()
 
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
@@ -162,7 +173,7 @@ class MNISTDataModule(L.LightningDataModule):
         return self._loader(self.test_set)
 
     def predict_dataloader(self) -> DataLoader:
-        return self._loader(self.test_set)
+        return self._loader(self.predict_set)
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         # Two tensors, moved directly: Lightning's generic collection walk costs more per step.
@@ -199,6 +210,25 @@ class MNISTDataModule(L.LightningDataModule):
             sampler=sampler,
             collate_fn=keep_batch,
         )
+
+    def _predict_set(self) -> TensorBatches:
+        """The user's image files (labels -1: unknown) or, without any, the test set."""
+        if not self.predict_files:
+            self.predict_names = [f"test[{i}]" for i in range(len(self.test_set))]
+            return self.test_set
+        digits = []
+        for path in expand_paths(self.predict_files):
+            try:
+                digits.append(load_digit(path))
+                self.predict_names.append(str(path))
+            except ImageError as err:
+                self.predict_failures[str(path)] = str(err)
+        if not digits:
+            raise OptionError(
+                f"data option predict_files={self.predict_files} gave no readable image: "
+                + "; ".join(self.predict_failures.values() or ["no file matched"])
+            )
+        return TensorBatches(torch.stack(digits), torch.full((len(digits),), -1))
 
     def _missing_files(self) -> list[str]:
         names = RAW_FILES["train"] + RAW_FILES["test"]

@@ -1,0 +1,83 @@
+"""What ``predict`` tells a user: per image, the digit, its probability and the top 3."""
+
+import csv
+import json
+from pathlib import Path
+
+from lightning.pytorch.callbacks import BasePredictionWriter
+
+from lstm_mnist.errors import require
+
+
+class PredictionWriter(BasePredictionWriter):
+    """Prints one line per predicted image and optionally saves them as CSV or JSON."""
+
+    def __init__(self, output: str | None = None, top_k: int = 3, print_limit: int = 100) -> None:
+        """
+        Args:
+            output: File to save the predictions in: ``.csv`` or ``.json`` (by its suffix).
+            top_k: How many of the most probable classes to list per image.
+            print_limit: Print at most this many lines (the test set has 10,000 images).
+        """
+        super().__init__(write_interval="batch")
+        suffix = Path(output).suffix.lower() if output else ".csv"
+        require(
+            suffix in (".csv", ".json"),
+            "prediction_writer",
+            "output",
+            output,
+            "must end in .csv or .json",
+        )
+        self.output, self.top_k, self.print_limit = output, top_k, print_limit
+        self.rows: list[dict] = []
+
+    def on_predict_start(self, trainer, pl_module) -> None:
+        self.rows = []
+
+    def write_on_batch_end(
+        self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx
+    ) -> None:
+        names = trainer.datamodule.predict_names
+        probs = prediction["probs"].float().cpu()
+        top = probs.topk(min(self.top_k, probs.shape[-1]), dim=-1)
+        labels = batch[1].tolist()
+        for row, index in enumerate(batch_indices):
+            ranked = list(zip(top.indices[row].tolist(), top.values[row].tolist(), strict=True))
+            self.rows.append(
+                {
+                    "file": names[index],
+                    "digit": ranked[0][0],
+                    "probability": round(ranked[0][1], 4),
+                    "top": [[digit, round(p, 4)] for digit, p in ranked],
+                    **({"label": labels[row]} if labels[row] >= 0 else {}),  # the test set's
+                }
+            )
+
+    def on_predict_end(self, trainer, pl_module) -> None:
+        for row in self.rows[: self.print_limit]:
+            top = ", ".join(f"{c} {p:.2f}" for c, p in row["top"])
+            print(f"{row['file']}: {row['digit']} (p={row['probability']:.2f}; top: {top})")
+        if len(self.rows) > self.print_limit:
+            print(f"... {len(self.rows) - self.print_limit} more; save all with "
+                  "--prediction_writer.output predictions.csv")  # fmt: skip
+        if self.output:
+            path = Path(self.output)
+            if trainer.world_size > 1:  # each rank predicted its own share
+                path = path.with_stem(f"{path.stem}.rank{trainer.global_rank}")
+            _save(self.rows, path)
+            print(f"saved {len(self.rows)} predictions to {path}")
+
+
+def _save(rows: list[dict], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".json":
+        path.write_text(json.dumps(rows, indent=1))
+        return
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["file", "digit", "probability", "top", "label"])
+        for row in rows:
+            top = " ".join(f"{c}:{p}" for c, p in row["top"])
+            writer.writerow(
+                [row["file"], row["digit"], row["probability"], top, row.get("label", "")]
+            )

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from lstm_mnist.data import MNISTDataModule
+from lstm_mnist.images import ImageError, expand_paths, load_digit, mnist_like
+
+
+def draw_seven(size=(300, 200), ink=0, paper=255, mode="RGB") -> Image.Image:
+    """A thick dark '7' on light paper, off-centre, in a canvas that is not square."""
+    background = {"L": paper, "RGB": (paper,) * 3, "RGBA": (255, 255, 255, 0)}[mode]
+    image = Image.new(mode, size, background)
+    pen = ImageDraw.Draw(image)
+    colour = ink if mode == "L" else (ink, ink, ink) + ((255,) if mode == "RGBA" else ())
+    pen.line([(40, 30), (140, 30), (80, 170)], fill=colour, width=18)
+    return image
+
+
+def ink_box(digit: torch.Tensor, level: int = 60) -> tuple[int, int]:
+    rows, cols = np.nonzero(digit.numpy() > level)
+    return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+
+
+def centre_of_mass(digit: torch.Tensor) -> tuple[float, float]:
+    field = digit.double()
+    rows, cols = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    return float((rows * field).sum() / field.sum()), float((cols * field).sum() / field.sum())
+
+
+def test_photo_becomes_an_mnist_like_digit(tmp_path):
+    draw_seven().save(tmp_path / "seven.png")
+    digit = load_digit(tmp_path / "seven.png")
+    assert digit.shape == (28, 28) and digit.dtype == torch.uint8
+    assert max(ink_box(digit)) in (20, 21)  # the ink's box fits 20x20, aspect kept
+    row, col = centre_of_mass(digit)  # by mass, as far as the field allows for a top-heavy 7
+    assert abs(row - 14) <= 2.5 and abs(col - 14) <= 0.5
+
+
+@pytest.mark.parametrize(
+    ("name", "image"),
+    [
+        ("light_on_dark.bmp", draw_seven(ink=255, paper=0)),
+        ("grey.jpg", draw_seven(mode="L")),
+        ("transparent.png", draw_seven(mode="RGBA")),
+        ("big.png", draw_seven().resize((1200, 800))),
+    ],
+)
+def test_any_polarity_mode_and_size_give_the_same_digit(tmp_path, name, image):
+    draw_seven().save(tmp_path / "reference.png")
+    image.save(tmp_path / name)
+    difference = load_digit(tmp_path / name).float() - load_digit(tmp_path / "reference.png")
+    assert difference.abs().mean() < 8  # of 255: JPEG and resampling blur a little
+
+
+def test_a_real_mnist_digit_survives_the_round_trip(real_data_dir):
+    dm = MNISTDataModule(data_dir=str(real_data_dir), download=False)
+    dm.setup("test")
+    correlations = []
+    for original in dm.test_set.images[:100]:
+        photo = 255 - np.kron(original.numpy(), np.ones((5, 5), np.uint8))  # dark on white, 140px
+        again = torch.from_numpy(mnist_like(255 - photo.astype(np.float32)))
+        correlations.append(np.corrcoef(original.flatten(), again.flatten())[0, 1])
+    # MNIST's own digits come back almost unchanged (a few faint strokes shift the box a little)
+    assert np.median(correlations) > 0.98 and min(correlations) > 0.7
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(b"", "not an image"), (b"hello, not a picture", "not an image"), (None, "broken")],
+)
+def test_bad_files_are_named(tmp_path, content, reason):
+    path = tmp_path / "bad.png"
+    if content is None:  # a truncated PNG
+        draw_seven().save(path)
+        path.write_bytes(path.read_bytes()[:300])
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ImageError, match=f"bad.png.*{reason}"):
+        load_digit(path)
+
+
+def test_blank_and_missing_files(tmp_path):
+    Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
+    with pytest.raises(ImageError, match="blank"):
+        load_digit(tmp_path / "blank.png")
+    with pytest.raises(ImageError, match="nowhere.png: no such file"):
+        load_digit(tmp_path / "nowhere.png")
+
+
+def test_files_folders_and_globs(tmp_path):
+    for name in ("b.png", "a.jpg", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "c.bmp").write_bytes(b"x")
+    found = expand_paths([str(tmp_path), str(tmp_path / "sub" / "*.bmp"), "missing.png"])
+    assert [p.name for p in found] == ["a.jpg", "b.png", "c.bmp", "missing.png"]

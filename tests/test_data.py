@@ -1,5 +1,6 @@
 from urllib.error import URLError
 
+import numpy as np
 import pytest
 import torch
 from torchvision.datasets import MNIST
@@ -7,7 +8,7 @@ from torchvision.datasets import MNIST
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import DatasetNotFoundError, IDXFormatError
 from lstm_mnist.sequence import MNIST_MEAN, MNIST_STD
-from tests.conftest import TINY_TEST, TINY_TRAIN, write_tiny_mnist
+from tests.conftest import TINY_TEST, TINY_TRAIN, write_idx, write_tiny_mnist
 
 
 def first_batch(dm: MNISTDataModule, loader: str = "train_dataloader"):
@@ -135,3 +136,20 @@ def test_mismatched_images_and_labels(tmp_path):
     labels.write_bytes(other.read_bytes())
     with pytest.raises(IDXFormatError, match="t10k-labels-idx1-ubyte"):
         MNISTDataModule(data_dir=str(root)).setup("test")
+
+
+def test_corrupt_official_file_fails_its_md5(tmp_path):
+    root = write_tiny_mnist(tmp_path)
+    labels = root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    # the published file's size (8-byte header + 10,000 labels), with the wrong labels
+    write_idx(labels, np.zeros(10_000, dtype=np.uint8))
+    with pytest.raises(IDXFormatError, match="t10k-labels-idx1-ubyte has the size.*md5.*corrupt"):
+        MNISTDataModule(data_dir=str(root)).setup("test")
+
+
+def test_truncated_file_is_named_by_the_data_module(tmp_path):
+    root = write_tiny_mnist(tmp_path)
+    images = root / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:1000])
+    with pytest.raises(IDXFormatError, match="train-images-idx3-ubyte.*truncated"):
+        MNISTDataModule(data_dir=str(root), val_size=10).setup("fit")

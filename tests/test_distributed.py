@@ -23,8 +23,19 @@ QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summa
 
 
 def fit_args(data_dir, *extra) -> list[str]:
-    return ["fit", "--config", DEFAULT, "--data.data_dir", str(data_dir),
-            "--data.val_size", "51", "--data.batch_size", "64", *QUIET, *extra]  # fmt: skip
+    return [
+        "fit",
+        "--config",
+        DEFAULT,
+        "--data.data_dir",
+        str(data_dir),
+        "--data.val_size",
+        "51",
+        "--data.batch_size",
+        "64",
+        *QUIET,
+        *extra,
+    ]
 
 
 def module_command(*args) -> list[str]:
@@ -53,8 +64,9 @@ def test_eval_loaders_cover_each_sample_once_across_ranks(tiny_data_dir):
 
 def test_ddp_two_processes_through_the_cli(tiny_data_dir, tmp_path):
     args = fit_args(tiny_data_dir, *CPU_DDP, "--trainer.devices", "2", "--trainer.max_epochs", "2")
-    result = subprocess.run(module_command(*args), cwd=tmp_path, capture_output=True, text=True,
-                            timeout=240)  # fmt: skip
+    result = subprocess.run(
+        module_command(*args), cwd=tmp_path, capture_output=True, text=True, timeout=240
+    )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert "GLOBAL_RANK: 0" in output and "GLOBAL_RANK: 1" in output
@@ -64,16 +76,41 @@ def test_ddp_two_processes_through_the_cli(tiny_data_dir, tmp_path):
 
 def test_torchrun_two_nodes_on_localhost(tiny_data_dir, tmp_path):
     port = free_port()
-    args = fit_args(tiny_data_dir, *CPU_DDP, "--trainer.devices", "1", "--trainer.num_nodes", "2",
-                    "--trainer.max_epochs", "1")  # fmt: skip
+    args = fit_args(
+        tiny_data_dir,
+        *CPU_DDP,
+        "--trainer.devices",
+        "1",
+        "--trainer.num_nodes",
+        "2",
+        "--trainer.max_epochs",
+        "1",
+    )
     nodes = []
     for node_rank in (0, 1):
-        command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "2",
-                   "--node-rank", str(node_rank), "--nproc-per-node", "1",
-                   "--master-addr", "127.0.0.1", "--master-port", str(port),
-                   "-m", "lstm_mnist", *args]  # fmt: skip
-        nodes.append(subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
-                                      stderr=subprocess.STDOUT, text=True))  # fmt: skip
+        command = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes",
+            "2",
+            "--node-rank",
+            str(node_rank),
+            "--nproc-per-node",
+            "1",
+            "--master-addr",
+            "127.0.0.1",
+            "--master-port",
+            str(port),
+            "-m",
+            "lstm_mnist",
+            *args,
+        ]
+        nodes.append(
+            subprocess.Popen(
+                command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+            )
+        )
     try:
         outputs = [node.communicate(timeout=240)[0] for node in nodes]
     finally:
@@ -105,8 +142,9 @@ def last_checkpoint_epoch(cwd: Path) -> int:
 
 def test_sigkill_mid_fit_then_resume_from_last(tiny_data_dir, tmp_path):
     args = fit_args(tiny_data_dir, "--trainer.accelerator", "cpu", "--trainer.max_epochs", "40")
-    run = subprocess.Popen(module_command(*args), cwd=tmp_path, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)  # fmt: skip
+    run = subprocess.Popen(
+        module_command(*args), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for(lambda: last_checkpoint_epoch(tmp_path) >= 2, 120, "epoch 2's checkpoint")
     finally:
@@ -115,8 +153,13 @@ def test_sigkill_mid_fit_then_resume_from_last(tiny_data_dir, tmp_path):
     killed_at = last_checkpoint_epoch(tmp_path)
     assert killed_at < 39, "the run finished before it was killed"
 
-    resumed = subprocess.run(module_command(*args, "--ckpt_path", "last"), cwd=tmp_path,
-                             capture_output=True, text=True, timeout=240)  # fmt: skip
+    resumed = subprocess.run(
+        module_command(*args, "--ckpt_path", "last"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert "Resuming from" in resumed.stdout + resumed.stderr
     (run,) = run_folders(tmp_path)  # the resumed run continues in the killed run's folder
@@ -147,8 +190,12 @@ trainer.save_checkpoint(sys.argv[1])
 
 def test_kill_during_checkpoint_write_keeps_the_previous_one(tmp_path):
     path = tmp_path / "last.ckpt"
-    result = subprocess.run([sys.executable, "-c", KILL_DURING_SAVE, str(path)],
-                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", KILL_DURING_SAVE, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == -signal.SIGKILL, result.stderr
     assert "state_dict" in torch.load(path, map_location="cpu", weights_only=False)
 
@@ -157,8 +204,9 @@ def test_a_dead_rank_ends_the_whole_job(tiny_data_dir, tmp_path):
     args = fit_args(
         tiny_data_dir, *CPU_DDP, "--trainer.devices", "2", "--trainer.max_epochs", "500"
     )
-    job = subprocess.Popen(module_command(*args), cwd=tmp_path, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.DEVNULL)  # fmt: skip
+    job = subprocess.Popen(
+        module_command(*args), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         wait_for(lambda: last_checkpoint_epoch(tmp_path) >= 1, 120, "both ranks to train")
         children = subprocess.run(["pgrep", "-P", str(job.pid)], capture_output=True, text=True)

@@ -5,10 +5,12 @@ the checkpoint callback or the optimizer, so ``--help`` documents it and ``--pri
 a YAML that reproduces the run.
 """
 
+import importlib
 import sys
 import warnings
 from pathlib import Path
 
+from jsonargparse import auto_cli
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info
@@ -17,10 +19,13 @@ from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import LstmMnistError
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
+from lstm_mnist.report import TestReport
 
 # The model keeps its own configure_optimizers (the seed's RMSprop) so it also trains outside the
 # CLI; the CLI replacing it with --optimizer is the design, not something to warn a user about.
 warnings.filterwarnings("ignore", message=r".*configure_optimizers` will be overridden by")
+# TensorBoard's model graph is traced by Lightning with torch.jit, which torch now calls deprecated.
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace(_method)?` is deprecated")
 
 
 class LSTMMnistCLI(LightningCLI):
@@ -43,6 +48,7 @@ class LSTMMnistCLI(LightningCLI):
             }
         )
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
+        parser.add_lightning_class_args(TestReport, "test_report")
         parser.add_argument(
             "--test_after_fit",
             type=bool,
@@ -89,13 +95,30 @@ class LSTMMnistCLI(LightningCLI):
             sys.exit(f"error: {len(failures)} of {total} files could not be read")
 
 
-def cli_main(args: list[str] | None = None) -> LSTMMnistCLI:
+# Commands beside LightningCLI's Trainer subcommands; each is a typed function (auto_cli).
+TOOLS = {"explain": "lstm_mnist.explain:explain", "export": "lstm_mnist.export:export"}
+DESCRIPTION = (
+    "Stacked LSTMs that read MNIST as sequences. Besides fit/validate/test/predict: "
+    "'explain' (the running guess, row by row, as a PNG) and 'export' (ONNX); "
+    "see 'lstm-mnist explain --help'."
+)
+
+
+def cli_main(args: list[str] | None = None) -> LSTMMnistCLI | None:
     """Entry point of ``python -m lstm_mnist`` and the ``lstm-mnist`` script."""
+    argv = sys.argv[1:] if args is None else args
     try:
-        # overwrite: a resumed run writes its config.yaml into the folder it continues
-        save_config = {"overwrite": True}
+        if argv and argv[0] in TOOLS:
+            module, function = TOOLS[argv[0]].split(":")
+            auto_cli(getattr(importlib.import_module(module), function), args=argv[1:])
+            return None
         return LSTMMnistCLI(
-            LSTMClassifier, MNISTDataModule, save_config_kwargs=save_config, args=args
+            LSTMClassifier,
+            MNISTDataModule,
+            # a resumed run writes its config.yaml into the folder it continues
+            save_config_kwargs={"overwrite": True},
+            parser_kwargs={"description": DESCRIPTION},
+            args=args,
         )
     except LstmMnistError as err:  # the message says what to fix; a traceback would bury it
         sys.exit(f"error: {err}")

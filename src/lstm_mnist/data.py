@@ -35,6 +35,21 @@ RAW_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 NUM_CLASSES = 10
+# md5 and size of the published, uncompressed files (torchvision knows only the .gz sums)
+OFFICIAL_FILES = {
+    "mnist": {
+        "train-images-idx3-ubyte": ("6bbc9ace898e44ae57da46a324031adb", 47040016),
+        "train-labels-idx1-ubyte": ("a25bea736e30d166cdddb491f175f624", 60008),
+        "t10k-images-idx3-ubyte": ("2646ac647ad5339dbf082846283269ea", 7840016),
+        "t10k-labels-idx1-ubyte": ("27ae3e4e09519cfbb04c329615203637", 10008),
+    },
+    "fashion_mnist": {
+        "train-images-idx3-ubyte": ("f4a8712d7a061bf5bd6d2ca38dc4d50a", 47040016),
+        "train-labels-idx1-ubyte": ("9018921c3c673c538a1fc5bad174d6f9", 60008),
+        "t10k-images-idx3-ubyte": ("8181f5470baa50b63fa0f6fddb340f0a", 7840016),
+        "t10k-labels-idx1-ubyte": ("15d484375f8d13e6eb1aabb0c3f46965", 10008),
+    },
+}
 
 
 class TensorBatches(Dataset):
@@ -177,12 +192,16 @@ class MNISTDataModule(L.LightningDataModule):
 
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         # Two tensors, moved directly: Lightning's generic collection walk costs more per step.
+        if isinstance(batch, torch.Tensor):  # model input, e.g. the graph's example_input_array
+            return batch.to(device)
         images, labels = batch
         if images.device == device:
             return batch
         return images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
 
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if isinstance(batch, torch.Tensor):  # already sequences (see transfer_batch_to_device)
+            return batch
         images, labels = batch
         if self.permutation is not None and self.permutation.device != images.device:
             self.permutation = self.permutation.to(images.device)
@@ -238,7 +257,9 @@ class MNISTDataModule(L.LightningDataModule):
         if self._missing_files():
             raise self._not_found_error("prepare_data() has not fetched them")
         images_file, labels_file = (self.raw_folder / name for name in RAW_FILES[split])
-        images, labels = read_idx(images_file), read_idx(labels_file).long()
+        official = OFFICIAL_FILES[self.dataset]
+        images = read_idx(images_file, official[images_file.name])
+        labels = read_idx(labels_file, official[labels_file.name]).long()
         if len(images) != len(labels) or images.shape[1:] != (28, 28):
             raise IDXFormatError(
                 f"{images_file} holds {tuple(images.shape)} images but {labels_file} holds "

@@ -4,6 +4,7 @@ torchvision's reader asserts on a truncated file; a user deserves to know which 
 and what to do about it, so we parse the (tiny) header ourselves and check the size first.
 """
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -14,10 +15,20 @@ from lstm_mnist.errors import IDXFormatError
 _UBYTE = 0x08  # the only IDX element type MNIST uses
 
 
-def read_idx(path: str | Path) -> torch.Tensor:
-    """Read an unsigned-byte IDX file into a uint8 tensor of the shape its header declares."""
+def read_idx(path: str | Path, official: tuple[str, int] | None = None) -> torch.Tensor:
+    """Read an unsigned-byte IDX file into a uint8 tensor of the shape its header declares.
+
+    ``official`` is the (md5, size) of the published file of that name: a file of exactly that
+    size must have that md5, which catches flipped bytes that a size check cannot. Files of
+    other sizes (subsets, the tests' tiny files) are only checked for structure.
+    """
     path = Path(path)
     raw = path.read_bytes()
+    if official and len(raw) == official[1] and hashlib.md5(raw).hexdigest() != official[0]:
+        raise IDXFormatError(
+            f"{path} has the size of the published file but md5 {hashlib.md5(raw).hexdigest()}, "
+            f"not {official[0]}: it is corrupt. Delete it and download it again."
+        )
     shape = _parse_header(path, raw)
     header_size = 4 + 4 * len(shape)
     expected = header_size + int(np.prod(shape))

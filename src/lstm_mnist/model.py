@@ -49,11 +49,18 @@ class LSTMClassifier(L.LightningModule):
         self.val_acc = MulticlassAccuracy(num_classes)
         self.test_acc = MulticlassAccuracy(num_classes)
         self._train_losses: list[torch.Tensor] = []  # since train/loss was last logged
+        self.example_input_array = torch.zeros(1, 28, input_size)  # for the TensorBoard graph
 
     def forward(self, sequences: torch.Tensor) -> torch.Tensor:
         """Class logits (batch, classes) for float sequences (batch, steps, features)."""
         outputs, _ = self.lstm(sequences)
         return self.head(outputs[:, -1])
+
+    def running_probabilities(self, sequences: torch.Tensor) -> torch.Tensor:
+        """Class probabilities after each time step (batch, steps, classes): the answer the
+        model would give had the sequence ended there, i.e. its running guess while reading."""
+        outputs, _ = self.lstm(sequences)
+        return self.head(outputs).softmax(dim=-1)
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         loss = self._step(batch, self.train_acc)

@@ -58,8 +58,10 @@ class PredictionWriter(BasePredictionWriter):
             top = ", ".join(f"{c} {p:.2f}" for c, p in row["top"])
             print(f"{row['file']}: {row['digit']} (p={row['probability']:.2f}; top: {top})")
         if len(self.rows) > self.print_limit:
-            print(f"... {len(self.rows) - self.print_limit} more; save all with "
-                  "--prediction_writer.output predictions.csv")  # fmt: skip
+            print(
+                f"... {len(self.rows) - self.print_limit} more; save all with "
+                "--prediction_writer.output predictions.csv"
+            )
         if self.output:
             path = Path(self.output)
             if trainer.world_size > 1:  # each rank predicted its own share

@@ -1,0 +1,44 @@
+"""``lstm-mnist explain``: watch the LSTM read a digit, row by row, and change its mind.
+
+After each time step the model's head can be asked what it would answer had the image ended
+there. The figure draws those class probabilities for chosen test digits as the scan moves down.
+"""
+
+import torch
+
+from lstm_mnist.checkpoint import load_run
+from lstm_mnist.figures import reading_figure
+from lstm_mnist.report import sequences
+
+
+@torch.inference_mode()
+def explain(
+    *,
+    ckpt_path: str,
+    index: list[int] | None = None,
+    out: str = "reading.png",
+    data_dir: str | None = None,
+) -> None:
+    """Draw the running class probabilities of chosen test digits into a PNG.
+
+    Args:
+        ckpt_path: A checkpoint written by ``fit`` (its data settings are reused).
+        index: Test-set indices of the digits to draw (default: 0 1 2).
+        out: The PNG file to write.
+        data_dir: Where the data is, if not where the checkpoint's run found it.
+    """
+    model, data = load_run(ckpt_path, data_dir)
+    data.prepare_data()
+    data.setup("test")
+    chosen = torch.tensor(index if index is not None else [0, 1, 2], dtype=torch.long)
+    if chosen.numel() == 0 or chosen.min() < 0 or chosen.max() >= len(data.test_set):
+        raise ValueError(f"index must be test-set indices in [0, {len(data.test_set) - 1}]")
+    images, labels = data.test_set.images[chosen], data.test_set.labels[chosen]
+    running = model.running_probabilities(sequences(model, data, images))
+    for i, label, probs in zip(chosen.tolist(), labels.tolist(), running, strict=True):
+        guesses = probs.argmax(dim=-1).tolist()
+        settled = next(t for t in range(len(guesses)) if set(guesses[t:]) == {guesses[-1]})
+        answer = f"answers {guesses[-1]} with p={probs[-1].max():.2f}"
+        print(f"test[{i}] (label {label}): {answer}, unchanged since step {settled + 1}")
+    reading_figure(images, running, labels).savefig(out, dpi=110)
+    print(f"wrote {out}")

@@ -26,6 +26,9 @@ from lstm_mnist.report import TestReport
 warnings.filterwarnings("ignore", message=r".*configure_optimizers` will be overridden by")
 # TensorBoard's model graph is traced by Lightning with torch.jit, which torch now calls deprecated.
 warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace(_method)?` is deprecated")
+# Loading a checkpoint into test/validate/predict runs (a new folder) restores ModelCheckpoint's
+# state, and Lightning warns that its old folder differs; nothing is saved in those runs.
+warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
 
 
 class LSTMMnistCLI(LightningCLI):

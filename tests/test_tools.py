@@ -67,7 +67,7 @@ def test_explain_writes_the_reading_figure(fitted_run, tiny_data_dir, tmp_path, 
 
 
 def test_explain_rejects_indices_outside_the_test_set(fitted_run, tiny_data_dir):
-    with pytest.raises(ValueError, match="test-set indices"):
+    with pytest.raises(SystemExit, match=r"explain option index=\[100000\] must be in \[0, 69\]"):
         cli_main(
             [
                 "explain",

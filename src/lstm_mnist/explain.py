@@ -7,6 +7,7 @@ there. The figure draws those class probabilities for chosen test digits as the 
 import torch
 
 from lstm_mnist.checkpoint import load_run
+from lstm_mnist.errors import require
 from lstm_mnist.figures import reading_figure
 from lstm_mnist.report import sequences
 
@@ -31,8 +32,8 @@ def explain(
     data.prepare_data()
     data.setup("test")
     chosen = torch.tensor(index if index is not None else [0, 1, 2], dtype=torch.long)
-    if chosen.numel() == 0 or chosen.min() < 0 or chosen.max() >= len(data.test_set):
-        raise ValueError(f"index must be test-set indices in [0, {len(data.test_set) - 1}]")
+    valid = chosen.numel() > 0 and chosen.min() >= 0 and chosen.max() < len(data.test_set)
+    require(valid, "explain", "index", chosen.tolist(), f"must be in [0, {len(data.test_set) - 1}]")
     images, labels = data.test_set.images[chosen], data.test_set.labels[chosen]
     running = model.running_probabilities(sequences(model, data, images))
     for i, label, probs in zip(chosen.tolist(), labels.tolist(), running, strict=True):

@@ -6,7 +6,8 @@
 One run measures, on the same data and machine:
   (a) Trainer.fit through LightningCLI with a shipped config, logging and checkpointing as shipped
       (the progress bar off unless --progress-bar: it redraws every step);
-  (b) the same model and optimizer in a minimal hand-written PyTorch loop;
+  (b) the same model and optimizer in a minimal hand-written PyTorch loop, its epochs
+      interleaved with (a)'s;
   (c) inference on the 10,000 test images.
 Each is repeated (epochs of one fit for (a), the first dropped as warm-up), and the medians and
 the ratio (a)/(b) are printed as a Markdown table. A benchmark, not a test: CI never runs it.
@@ -17,6 +18,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -27,15 +29,22 @@ from torch.profiler import ProfilerActivity, profile
 from lstm_mnist.cli import LSTMMnistCLI
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.model import LSTMClassifier
+from lstm_mnist.report import predict
 from lstm_mnist.sequence import images_to_sequences
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 class EpochClock(Callback):
-    """Wall time of each epoch's training batches, and of the whole epoch with validation."""
+    """Wall time of each epoch's training batches, and of the whole epoch with validation.
 
-    def __init__(self) -> None:
+    ``between`` runs after each epoch, off the clock: the hand-written loop's epochs interleave
+    with the Trainer's, so a drift of the machine's speed (frequent on small shared machines)
+    hits both alike.
+    """
+
+    def __init__(self, between: Callable[[], object]) -> None:
+        self.between = between
         self.train_seconds: list[float] = []
         self.epoch_seconds: list[float] = []
 
@@ -51,6 +60,7 @@ class EpochClock(Callback):
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self._sync(trainer)
         self.epoch_seconds.append(time.perf_counter() - self._start)
+        self.between()
 
     @staticmethod
     def _sync(trainer) -> None:
@@ -67,7 +77,7 @@ def lstm_kernels(device: torch.device) -> list[str]:
     return sorted(name for name in names if name.startswith("aten::") and "rnn" in name)
 
 
-def through_the_project(args, workdir: Path) -> dict:
+def through_the_project(args, workdir: Path, between: Callable[[], object]) -> dict:
     cli_args = [
         "--config",
         str(args.config),
@@ -90,7 +100,7 @@ def through_the_project(args, workdir: Path) -> dict:
         cli_args += ["--trainer.precision", args.precision]
     cli_args += args.overrides
     cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=cli_args, run=False)
-    clock = EpochClock()
+    clock = EpochClock(between)
     cli.trainer.callbacks.append(clock)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     samples = len(cli.datamodule.train_set)
@@ -103,31 +113,82 @@ def through_the_project(args, workdir: Path) -> dict:
     }
 
 
-def hand_written_loop(args, device: torch.device) -> dict:
-    dm = MNISTDataModule(data_dir=str(args.data_dir), batch_size=args.batch_size, download=False)
-    dm.setup("fit")
-    images, labels = dm.train_set.images.to(device), dm.train_set.labels.to(device)
-    model = LSTMClassifier(input_size=dm.input_size).to(device)
-    optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(args.precision))
-    seconds = []
-    for _ in range(args.repeats + 1):
+class HandLoop:
+    """The same model and optimizer in a minimal hand-written PyTorch loop, one epoch a call."""
+
+    def __init__(self, args, device: torch.device) -> None:
+        dm = MNISTDataModule(data_dir=str(args.data_dir), download=False)
+        dm.setup("fit")
+        self.images, self.labels = dm.train_set.images.to(device), dm.train_set.labels.to(device)
+        self.model = LSTMClassifier(input_size=dm.input_size).to(device)
+        self.optimizer = torch.optim.RMSprop(self.model.parameters(), lr=1e-3)
+        self.device, self.batch_size, self.bf16 = device, args.batch_size, bool(args.precision)
+        self.seconds: list[float] = []
+
+    def epoch(self) -> None:
         start = time.perf_counter()
-        order = torch.randperm(len(labels), device=device)
-        for batch in order.split(args.batch_size):
-            with autocast:
-                loss = F.cross_entropy(model(images_to_sequences(images[batch])), labels[batch])
-            optimizer.zero_grad(set_to_none=True)
+        order = torch.randperm(len(self.labels), device=self.device)
+        for batch in order.split(self.batch_size):
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                logits = self.model(images_to_sequences(self.images[batch]))
+                loss = F.cross_entropy(logits, self.labels[batch])
+            self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
-        if device.type == "cuda":
+            self.optimizer.step()
+        if self.device.type == "cuda":
             torch.cuda.synchronize()
-        seconds.append(time.perf_counter() - start)
-    return {
-        "samples": len(labels),
-        "train_s": statistics.median(seconds[1:]),
-        "all_train_s": seconds[1:],
-    }
+        self.seconds.append(time.perf_counter() - start)
+
+
+class TestAccuracyClock(Callback):
+    """Training wall time (validation included, as shipped) until test accuracy reaches a
+    target; the test set is scored after each epoch, off the clock, and the fit stops there."""
+
+    def __init__(self, target: float, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.target, self.images, self.labels = target, images, labels
+        self.elapsed, self.history = 0.0, []
+
+    def on_train_epoch_start(self, trainer, pl_module) -> None:
+        self._start = time.perf_counter()
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self.elapsed += time.perf_counter() - self._start
+        data = trainer.datamodule
+        with torch.inference_mode():
+            preds = torch.cat([predict(pl_module, data, part) for part in self.images.split(1000)])
+        accuracy = (preds == self.labels).float().mean().item()
+        self.history.append(
+            {
+                "epoch": trainer.current_epoch,
+                "seconds": round(self.elapsed, 1),
+                "test_acc": round(accuracy, 4),
+            }
+        )
+        if accuracy >= self.target:
+            trainer.should_stop = True
+
+
+def time_to_accuracy(args, workdir: Path) -> dict:
+    """One fit with the shipped config until test accuracy >= args.time_to."""
+    cli_args = [
+        "--config",
+        str(args.config),
+        "--data.data_dir",
+        str(args.data_dir),
+        "--trainer.logger.init_args.save_dir",
+        str(workdir),
+        "--trainer.enable_progress_bar",
+        "false",
+        *args.overrides,
+    ]
+    cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=cli_args, run=False)
+    cli.datamodule.setup("test")
+    test = cli.datamodule.test_set
+    clock = TestAccuracyClock(args.time_to, test.images, test.labels)
+    cli.trainer.callbacks.append(clock)
+    cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    reached = next((h for h in clock.history if h["test_acc"] >= args.time_to), None)
+    return {"target": args.time_to, "reached": reached, "history": clock.history}
 
 
 @torch.inference_mode()
@@ -158,22 +219,35 @@ def main() -> None:
     parser.add_argument(
         "--progress-bar", action="store_true", help="keep the per-step progress bar in (a)"
     )
+    parser.add_argument(
+        "--time-to", type=float, help="instead: time a fit until test accuracy >= this (0.985)"
+    )
     parser.add_argument("--json", type=Path, help="also write the numbers here")
     parser.add_argument(
         "overrides", nargs="*", help="LightningCLI arguments for (a) after --: -- --trainer.x y"
     )
     args = parser.parse_args()
     device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
+    if args.time_to:
+        with tempfile.TemporaryDirectory() as workdir:
+            result = time_to_accuracy(args, Path(workdir))
+        for row in result["history"]:
+            print(f"epoch {row['epoch']}: {row['seconds']} s, test accuracy {row['test_acc']}")
+        reached = result["reached"]
+        print(
+            f"\ntime to {args.time_to} test accuracy: "
+            + (f"{reached['seconds']} s (epoch {reached['epoch']})" if reached else "not reached")
+        )
+        if args.json:
+            args.json.write_text(json.dumps(result, indent=2))
+        return
 
-    # The hand-written loop runs before and after (a), so a drift of the machine's speed during
-    # the run (frequent on shared 2-core machines) does not favour either side.
-    before = hand_written_loop(args, device)
+    hand = HandLoop(args, device)
     with tempfile.TemporaryDirectory() as workdir:
-        project = through_the_project(args, Path(workdir))
-    after = hand_written_loop(args, device)
-    epochs = before["all_train_s"] + after["all_train_s"]
+        project = through_the_project(args, Path(workdir), between=hand.epoch)
+    epochs = hand.seconds[1:]  # epoch 0 warms up
     loop = {
-        "samples": before["samples"],
+        "samples": len(hand.labels),
         "train_s": statistics.median(epochs),
         "all_train_s": epochs,
     }

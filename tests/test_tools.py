@@ -46,21 +46,13 @@ def test_tensorboard_shows_report_hparams_learning_rate_and_graph(fitted_run):
     assert tags["graph"] and "_hparams_/experiment" in events.PluginTagToContent("hparams")
 
 
+def explain(fitted_run, data_dir, *options: str) -> None:
+    cli_main(["explain", "--ckpt_path", fitted_run[1], "--data_dir", str(data_dir), *options])
+
+
 def test_explain_writes_the_reading_figure(fitted_run, tiny_data_dir, tmp_path, capsys):
     out = tmp_path / "reading.png"
-    cli_main(
-        [
-            "explain",
-            "--ckpt_path",
-            fitted_run[1],
-            "--data_dir",
-            str(tiny_data_dir),
-            "--index",
-            "[0, 5]",
-            "--out",
-            str(out),
-        ]
-    )
+    explain(fitted_run, tiny_data_dir, "--index", "[0, 5]", "--out", str(out))
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
     assert "test[0] (label 0): answers" in printed and "test[5] (label 5)" in printed
@@ -68,17 +60,7 @@ def test_explain_writes_the_reading_figure(fitted_run, tiny_data_dir, tmp_path, 
 
 def test_explain_rejects_indices_outside_the_test_set(fitted_run, tiny_data_dir):
     with pytest.raises(SystemExit, match=r"explain option index=\[100000\] must be in \[0, 69\]"):
-        cli_main(
-            [
-                "explain",
-                "--ckpt_path",
-                fitted_run[1],
-                "--data_dir",
-                str(tiny_data_dir),
-                "--index",
-                "[100000]",
-            ]
-        )
+        explain(fitted_run, tiny_data_dir, "--index", "[100000]")
 
 
 def test_onnx_export_matches_pytorch_on_real_digits(fitted_run, real_data_dir, tmp_path):

@@ -66,14 +66,14 @@ class LSTMMnistCLI(LightningCLI):
         config = self.config.get(self.subcommand) if self.subcommand else None
         if self.subcommand != "fit" or config.ckpt_path != "last":
             return
-        logger = config.trainer.logger
-        if not (logger and "init_args" in logger and logger.init_args.get("version") is None):
-            return  # no logger, or a pinned version: Lightning finds last.ckpt there itself
-        root = Path(logger.init_args.save_dir or ".", logger.init_args.get("name") or "")
+        logger_args = getattr(config.trainer.logger, "init_args", None)  # None: no logger class
+        if logger_args is None or logger_args.get("version") is not None:
+            return  # no configured logger, or a pinned version: Lightning finds last.ckpt there
+        root = Path(logger_args.get("save_dir") or ".", logger_args.get("name") or "")
         runs = root.glob("*/checkpoints/last.ckpt")
         newest = max(runs, key=lambda path: path.stat().st_mtime, default=None)
         if newest is not None:
-            logger.init_args.version = newest.parents[1].name
+            logger_args.version = newest.parents[1].name
             config.ckpt_path = str(newest)
             rank_zero_info(f"Resuming from {newest}")
 

@@ -67,3 +67,21 @@ def test_cpu_training_takes_the_onednn_lstm_path():
         model(torch.rand(4, 28, 28)).sum().backward()
     names = {event.key for event in prof.key_averages()}
     assert {"aten::mkldnn_rnn_layer", "aten::mkldnn_rnn_layer_backward"} <= names
+
+
+def test_zero_padding_never_trains_the_weights_that_read_it():
+    # Why padding does not hurt: zero inputs give zero gradients to the input weights that read
+    # them, so those weights keep their initial values and add nothing to any output.
+    torch.manual_seed(0)
+    model = LSTMClassifier(input_size=42)
+    padded_columns = model.lstm.weight_ih_l0[:, 28:].detach().clone()
+    optimizer = model.configure_optimizers()
+    sequences, labels = torch.rand(16, 28, 42), torch.arange(16) % 10
+    sequences[..., 28:] = 0
+    for _ in range(3):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(model(sequences), labels).backward()
+        assert torch.count_nonzero(model.lstm.weight_ih_l0.grad[:, 28:]) == 0
+        assert torch.count_nonzero(model.lstm.weight_ih_l0.grad[:, :28]) > 0
+        optimizer.step()
+    assert torch.equal(model.lstm.weight_ih_l0[:, 28:], padded_columns)

@@ -7,7 +7,7 @@ from torchvision.datasets import MNIST
 
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import DatasetNotFoundError, IDXFormatError
-from lstm_mnist.sequence import MNIST_MEAN, MNIST_STD
+from lstm_mnist.sequence import PIXEL_STATS
 from tests.conftest import TINY_TEST, TINY_TRAIN, write_idx, write_tiny_mnist
 
 
@@ -53,7 +53,8 @@ def test_padding_appends_exact_zeros(tiny_data_dir):
     (images, _), (sequences, _) = first_batch(dm, "test_dataloader")
     assert dm.input_size == 42 and sequences.shape[1:] == (28, 42)
     assert torch.count_nonzero(sequences[..., 28:]) == 0
-    torch.testing.assert_close(sequences[..., :28], (images.float() / 255 - MNIST_MEAN) / MNIST_STD)
+    mean, std = PIXEL_STATS["mnist"]
+    torch.testing.assert_close(sequences[..., :28], (images.float() / 255 - mean) / std)
 
 
 def test_scan_orders(tiny_data_dir):

@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 from jsonargparse import auto_cli
+from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info
@@ -29,6 +30,10 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace(_method)?` is dep
 # Loading a checkpoint into test/validate/predict runs (a new folder) restores ModelCheckpoint's
 # state, and Lightning warns that its old folder differs; nothing is saved in those runs.
 warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
+
+
+SUBCOMMANDS = frozenset({"fit", "validate", "test", "predict"})
+USED_BY = {PredictionWriter: {"predict"}, TestReport: {"fit", "test"}}  # fit: --test_after_fit
 
 
 class LSTMMnistCLI(LightningCLI):
@@ -58,6 +63,16 @@ class LSTMMnistCLI(LightningCLI):
             default=False,
             help="After fit, test the best checkpoint (by val/acc) on the test set.",
         )
+
+    def instantiate_trainer(self, **kwargs) -> Trainer:
+        # The prediction writer and the test report are class args (so --help and configs show
+        # them), but a Trainer calls every callback's hooks at every step: give each only to the
+        # subcommands that use it.
+        parser = self._parser(self.subcommand)
+        callbacks = [self._get(self.config_init, key) for key in parser.callback_keys]
+        used = [cb for cb in callbacks if self.subcommand in USED_BY.get(type(cb), SUBCOMMANDS)]
+        trainer_config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
+        return self._instantiate_trainer(trainer_config, used)
 
     def before_instantiate_classes(self) -> None:
         # Lightning looks for --ckpt_path last in this run's own, new version folder, where there

@@ -15,10 +15,12 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import MNIST, FashionMNIST
 
+from lstm_mnist.augment import random_affine
 from lstm_mnist.errors import DatasetNotFoundError, IDXFormatError, OptionError, require
 from lstm_mnist.idx import read_idx
 from lstm_mnist.images import ImageError, expand_paths, load_digit
 from lstm_mnist.sequence import (
+    PIXEL_STATS,
     Normalization,
     ScanOrder,
     fixed_permutation,
@@ -90,6 +92,8 @@ class MNISTDataModule(L.LightningDataModule):
         pad_width: int = 0,
         scan: ScanOrder = "rows",
         permutation_seed: int = 0,
+        max_shift: float = 0.0,
+        max_rotation: float = 0.0,
         predict_files: list[str] | None = None,
     ) -> None:
         """
@@ -102,12 +106,17 @@ class MNISTDataModule(L.LightningDataModule):
                 official 10,000-image set.
             split_seed: Seed of the train/validation split, independent of the global seed.
             normalization: ``scale`` is pixels / 255 like the seed; ``standardize`` then
-                subtracts the mean 0.1307 and divides by the std 0.3081.
+                subtracts the training set's pixel mean and divides by its std (MNIST: 0.1307
+                and 0.3081; Fashion-MNIST: 0.2860 and 0.3530).
             pad_width: Zeros appended to every time step (the seed's second run uses 14).
             scan: Order in which the image is read: ``rows`` (28 steps x 28 pixels, the seed),
                 ``columns`` (28 x 28), ``pixels`` (784 x 1) or ``permuted`` (784 x 1 in a fixed
                 random order).
             permutation_seed: Seed of the fixed pixel order used by ``scan: permuted``.
+            max_shift: Training augmentation: move each training image by up to this many
+                pixels in x and y, a new random draw every epoch (0 = off, like the seed).
+            max_rotation: Training augmentation: turn each training image by up to this many
+                degrees (0 = off). Validation, test and predict images are never altered.
             predict_files: Image files, folders or glob patterns (PNG, JPEG, BMP) that
                 ``predict`` classifies, each prepared the way MNIST digits were made; when
                 empty, ``predict`` runs on the test set.
@@ -116,11 +125,14 @@ class MNISTDataModule(L.LightningDataModule):
         require(batch_size >= 1, "data", "batch_size", batch_size, "must be at least 1")
         require(val_size >= 1, "data", "val_size", val_size, "must be at least 1")
         require(pad_width >= 0, "data", "pad_width", pad_width, "must be 0 or more")
+        require(0 <= max_shift < 14, "data", "max_shift", max_shift, "must be in [0, 14) pixels")
+        require(0 <= max_rotation <= 180, "data", "max_rotation", max_rotation, "must be 0-180")
         self.save_hyperparameters()
         self.data_dir = Path(data_dir)
         self.dataset, self.download, self.batch_size = dataset, download, batch_size
         self.val_size, self.split_seed = val_size, split_seed
         self.normalization, self.pad_width, self.scan = normalization, pad_width, scan
+        self.max_shift, self.max_rotation = max_shift, max_rotation
         self.permutation = fixed_permutation(permutation_seed) if scan == "permuted" else None
         self.predict_files = predict_files or []
         self.train_set = self.val_set = self.test_set = self.predict_set = None
@@ -140,6 +152,11 @@ class MNISTDataModule(L.LightningDataModule):
     def input_size(self) -> int:
         """Features per time step (28 + pad_width for rows); linked to the model's input_size."""
         return sequence_shape(self.scan, self.pad_width)[1]
+
+    @property
+    def mean_std(self) -> tuple[float, float]:
+        """Pixel mean and std of this dataset's training images, for ``standardize``."""
+        return PIXEL_STATS[self.dataset]
 
     @property
     def num_classes(self) -> int:
@@ -203,10 +220,13 @@ class MNISTDataModule(L.LightningDataModule):
         if isinstance(batch, torch.Tensor):  # already sequences (see transfer_batch_to_device)
             return batch
         images, labels = batch
+        augment = self.max_shift > 0 or self.max_rotation > 0
+        if augment and self.trainer is not None and self.trainer.training:
+            images = random_affine(images, self.max_shift, self.max_rotation)
         if self.permutation is not None and self.permutation.device != images.device:
             self.permutation = self.permutation.to(images.device)
         sequences = images_to_sequences(
-            images, self.scan, self.pad_width, self.normalization, self.permutation
+            images, self.scan, self.pad_width, self.normalization, self.permutation, self.mean_std
         )
         return sequences, labels
 

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from lstm_mnist.checkpoint import load_run
+from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import LstmMnistError
 from lstm_mnist.sequence import images_to_sequences
 
@@ -17,22 +18,23 @@ from lstm_mnist.sequence import images_to_sequences
 class ImageClassifier(nn.Module):
     """Images (batch, 28, 28), pixel values 0-255 -> class logits (batch, 10)."""
 
-    def __init__(self, model: nn.Module, scan, pad_width, normalization, permutation) -> None:
+    def __init__(self, model: nn.Module, data: MNISTDataModule) -> None:
         super().__init__()
         self.model = model
-        self.scan, self.pad_width, self.normalization = scan, pad_width, normalization
-        self.permutation = permutation
+        self.scan, self.pad_width = data.scan, data.pad_width
+        self.normalization = data.normalization
+        self.permutation, self.mean_std = data.permutation, data.mean_std
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         seq = images_to_sequences(
-            images, self.scan, self.pad_width, self.normalization, self.permutation
+            images, self.scan, self.pad_width, self.normalization, self.permutation, self.mean_std
         )
         return self.model(seq)
 
 
 def image_classifier(ckpt_path: str) -> ImageClassifier:
     model, data = load_run(ckpt_path)
-    return ImageClassifier(model, data.scan, data.pad_width, data.normalization, data.permutation)
+    return ImageClassifier(model, data)
 
 
 def export(*, ckpt_path: str, out: str = "model.onnx", format: Literal["onnx"] = "onnx") -> None:

@@ -4,6 +4,8 @@ Keras counts 24,778 parameters for the seed model, PyTorch 25,162: a Keras LSTM 
 bias vector of 4 x hidden, PyTorch's has two (``bias_ih`` and ``bias_hh``): 3 layers x 128 = 384.
 """
 
+from typing import Literal
+
 import lightning as L
 import torch
 import torch.nn.functional as F
@@ -23,6 +25,7 @@ class LSTMClassifier(L.LightningModule):
         num_layers: int = 3,
         dropout: float = 0.0,
         num_classes: int = 10,
+        init: Literal["pytorch", "keras"] = "pytorch",
     ) -> None:
         """
         Args:
@@ -32,6 +35,9 @@ class LSTMClassifier(L.LightningModule):
             num_layers: Stacked LSTM layers (the seed: 3).
             dropout: Dropout between LSTM layers (0 = none, like the seed).
             num_classes: Output classes; linked to the data module.
+            init: ``pytorch`` (uniform +-1/sqrt(hidden) everywhere) or ``keras``, the seed's:
+                Glorot-uniform input and output weights, orthogonal recurrent weights, zero
+                biases but 1 for the forget gate (so early on the cell remembers by default).
         """
         super().__init__()
         for name, value in (
@@ -45,6 +51,8 @@ class LSTMClassifier(L.LightningModule):
         self.save_hyperparameters()
         self.lstm = nn.LSTM(input_size, hidden_size, num_layers, batch_first=True, dropout=dropout)
         self.head = nn.Linear(hidden_size, num_classes)
+        if init == "keras":
+            keras_init(self.lstm, self.head)
         self.train_acc = MulticlassAccuracy(num_classes)
         self.val_acc = MulticlassAccuracy(num_classes)
         self.test_acc = MulticlassAccuracy(num_classes)
@@ -107,3 +115,22 @@ class LSTMClassifier(L.LightningModule):
 
     def on_test_epoch_end(self) -> None:
         self.log("test/acc", self.test_acc, prog_bar=True)
+
+
+def keras_init(lstm: nn.LSTM, head: nn.Linear) -> None:
+    """Keras' defaults for LSTM and Dense. Keras draws each layer's kernel (inputs x 4 gates) and
+    recurrent kernel (hidden x 4 gates) as one matrix, so the same is done here on the stacked
+    gate weights; PyTorch's gate order is input, forget, cell, output."""
+    hidden = lstm.hidden_size
+    with torch.no_grad():
+        for name, param in lstm.named_parameters():
+            if name.startswith("weight_ih"):
+                nn.init.xavier_uniform_(param)
+            elif name.startswith("weight_hh"):
+                nn.init.orthogonal_(param)
+            else:  # bias_ih (one forget-gate bias of 1, as in Keras' single bias) and bias_hh
+                param.zero_()
+                if name.startswith("bias_ih"):
+                    param[hidden : 2 * hidden] = 1.0
+        nn.init.xavier_uniform_(head.weight)
+        head.bias.zero_()

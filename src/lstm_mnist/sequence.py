@@ -15,7 +15,8 @@ ScanOrder = Literal["rows", "columns", "pixels", "permuted"]
 Normalization = Literal["scale", "standardize"]
 
 IMAGE_SIZE = 28
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # of the 60,000 training images scaled to [0, 1]
+# Mean and std of the 60,000 training images scaled to [0, 1], for normalization="standardize"
+PIXEL_STATS = {"mnist": (0.1307, 0.3081), "fashion_mnist": (0.2860, 0.3530)}
 
 
 def sequence_shape(scan: ScanOrder, pad_width: int = 0) -> tuple[int, int]:
@@ -32,15 +33,17 @@ def images_to_sequences(
     pad_width: int = 0,
     normalization: Normalization = "scale",
     permutation: torch.Tensor | None = None,
+    mean_std: tuple[float, float] = PIXEL_STATS["mnist"],
 ) -> torch.Tensor:
-    """Turn uint8 images (N, 28, 28) into float sequences (N, steps, features).
+    """Turn images (N, 28, 28), uint8 or float in 0-255, into float sequences (N, steps, features).
 
     Padding comes last, so the appended features are exact zeros whatever the normalisation,
-    as in the seed (pixels / 255, then 14 zeros per row).
+    as in the seed (pixels / 255, then 14 zeros per row). ``mean_std`` is used by
+    ``standardize``: the training set's pixel mean and std (``PIXEL_STATS[dataset]``).
     """
     x = images.float() / 255  # a new tensor: the in-place steps below never touch `images`
     if normalization == "standardize":
-        x = x.sub_(MNIST_MEAN).div_(MNIST_STD)
+        x = x.sub_(mean_std[0]).div_(mean_std[1])
     if scan == "columns":
         x = x.transpose(1, 2)
     elif scan == "pixels":

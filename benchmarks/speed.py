@@ -28,6 +28,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from lstm_mnist.cli import LSTMMnistCLI
 from lstm_mnist.data import MNISTDataModule
+from lstm_mnist.malloc import keep_freed_memory
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.report import predict
 from lstm_mnist.sequence import images_to_sequences
@@ -227,6 +228,8 @@ def main() -> None:
         "overrides", nargs="*", help="LightningCLI arguments for (a) after --: -- --trainer.x y"
     )
     args = parser.parse_args()
+    # As `lstm-mnist` does at start; set here for both loops (they share this process).
+    print(f"glibc malloc thresholds set: {keep_freed_memory()}")
     device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
     if args.time_to:
         with tempfile.TemporaryDirectory() as workdir:

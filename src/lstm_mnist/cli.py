@@ -18,6 +18,7 @@ from lightning.pytorch.utilities import rank_zero_info
 
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import LstmMnistError
+from lstm_mnist.malloc import keep_freed_memory
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
 from lstm_mnist.report import TestReport
@@ -125,6 +126,7 @@ DESCRIPTION = (
 def cli_main(args: list[str] | None = None) -> LSTMMnistCLI | None:
     """Entry point of ``python -m lstm_mnist`` and the ``lstm-mnist`` script."""
     argv = sys.argv[1:] if args is None else args
+    keep_freed_memory()
     try:
         if argv and argv[0] in TOOLS:
             module, function = TOOLS[argv[0]].split(":")

@@ -5,11 +5,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lstm_mnist.cli import LSTMMnistCLI, cli_main
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.model import LSTMClassifier
+from lstm_mnist.predict import PredictionWriter
+from lstm_mnist.report import TestReport as Report  # (not a pytest class)
 from tests.conftest import PROJECT_ROOT
 from tests.test_images import draw_seven
 
@@ -145,3 +148,24 @@ def test_download_command_needs_no_network_when_files_are_there(tiny_data_dir, c
 
     main(["--data_dir", str(tiny_data_dir)])
     assert f"ready in {tiny_data_dir / 'MNIST' / 'raw'}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("subcommand", "writer", "report"),
+    [
+        ("fit", False, True),
+        ("validate", False, False),
+        ("test", False, True),
+        ("predict", True, False),
+    ],
+)
+def test_stage_callbacks_join_only_the_subcommands_that_use_them(
+    subcommand, writer, report, tiny_data_dir, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    args = [subcommand, "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), *QUIET]
+    args += ["--data.val_size", "50", "--trainer.fast_dev_run", "true"]
+    cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args)
+    kinds = {type(callback) for callback in cli.trainer.callbacks}
+    assert (PredictionWriter in kinds, Report in kinds) == (writer, report)
+    assert {ModelCheckpoint, LearningRateMonitor} <= kinds

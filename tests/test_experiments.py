@@ -1,7 +1,12 @@
 import csv
 
+import pytest
+
 from lstm_mnist import experiments
-from tests.conftest import PROJECT_ROOT
+from lstm_mnist.cli import LSTMMnistCLI
+from lstm_mnist.data import MNISTDataModule
+from lstm_mnist.model import LSTMClassifier
+from tests.conftest import PROJECT_ROOT, write_tiny_mnist
 
 
 def test_a_grid_writes_its_csv_and_markdown_table(tiny_data_dir, tmp_path, monkeypatch, capsys):
@@ -27,3 +32,29 @@ def test_a_grid_writes_its_csv_and_markdown_table(tiny_data_dir, tmp_path, monke
     mean = 100 * (float(rows[0]["test_acc"]) + float(rows[1]["test_acc"])) / 2
     assert f"| default | {mean:.2f} +- " in table and "| 98.56% |" in table
     assert "| pad_width 14 |" in table and "| - |" in table
+
+
+CELLS = [(grid, name, args) for grid, cells in experiments.GRIDS.items() for name, args in cells]
+
+
+@pytest.mark.parametrize(("grid", "name", "args"), CELLS, ids=[f"{g}: {n}" for g, n, _ in CELLS])
+def test_every_grid_cell_is_a_valid_command_line(grid, name, args, tmp_path, monkeypatch):
+    monkeypatch.chdir(PROJECT_ROOT)
+    data_dir = write_tiny_mnist(write_tiny_mnist(tmp_path), "FashionMNIST")
+    full = [*args, "--data.data_dir", str(data_dir), "--data.download", "false"]
+    cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=full, run=False)
+    if grid in ("best", "levers", "fashion") and "seed" not in name:
+        assert sum(p.numel() for p in cli.model.parameters()) <= 26_570  # the seed's padded model
+
+
+def test_workers_run_cells_in_their_own_processes_and_folders(tiny_data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(PROJECT_ROOT)
+    tiny = ["--config", experiments.DEFAULT, "--data.val_size", "50", "--trainer.max_epochs", "1"]
+    monkeypatch.setitem(experiments.GRIDS, "padding", [("pad 0", tiny)])
+    experiments.run_grid(
+        "padding", seeds=[0, 1], data_dir=str(tiny_data_dir), out_dir=str(tmp_path), workers=2
+    )
+    rows = list(csv.DictReader((tmp_path / "padding.csv").open()))
+    assert [(r["seed"], r["threads"]) for r in rows] == [("0", "1"), ("1", "1")]
+    runs = tmp_path / "lightning_logs" / "padding"
+    assert sorted(path.name for path in runs.iterdir()) == ["pad_0_seed0", "pad_0_seed1"]

@@ -85,3 +85,19 @@ def test_zero_padding_never_trains_the_weights_that_read_it():
         assert torch.count_nonzero(model.lstm.weight_ih_l0.grad[:, :28]) > 0
         optimizer.step()
     assert torch.equal(model.lstm.weight_ih_l0[:, 28:], padded_columns)
+
+
+def test_keras_init_orthogonal_recurrence_and_forget_bias_one():
+    torch.manual_seed(0)
+    model = LSTMClassifier(hidden_size=16, num_layers=2, init="keras")
+    for layer in range(2):
+        recurrent = getattr(model.lstm, f"weight_hh_l{layer}")  # (4 x 16, 16): one matrix
+        torch.testing.assert_close(recurrent.T @ recurrent, torch.eye(16), atol=1e-5, rtol=0)
+        bias = getattr(model.lstm, f"bias_ih_l{layer}")
+        assert bias[16:32].eq(1).all() and bias[:16].eq(0).all() and bias[32:].eq(0).all()
+        assert getattr(model.lstm, f"bias_hh_l{layer}").eq(0).all()
+    assert model.head.bias.eq(0).all()
+    same_size = LSTMClassifier(hidden_size=16, num_layers=2)
+    assert sum(p.numel() for p in model.parameters()) == sum(
+        p.numel() for p in same_size.parameters()
+    )

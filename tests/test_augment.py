@@ -1,0 +1,65 @@
+import pytest
+import torch
+
+from lstm_mnist.augment import random_affine
+from lstm_mnist.data import MNISTDataModule
+from lstm_mnist.errors import OptionError
+
+
+def square(size: int = 28) -> torch.Tensor:
+    images = torch.zeros(64, size, size, dtype=torch.uint8)
+    images[:, 10:18, 10:18] = 255
+    return images
+
+
+def test_no_movement_keeps_the_image():
+    images = square()
+    torch.testing.assert_close(random_affine(images, 0.0, 0.0), images.float(), atol=0.5, rtol=0)
+
+
+def test_shifts_stay_within_the_limit_and_differ_per_image():
+    torch.manual_seed(0)
+    moved = random_affine(square(), max_shift=2.0, max_rotation=0.0)
+    assert moved.shape == (64, 28, 28) and moved.dtype == torch.float32
+    assert moved.min() >= 0 and moved.max() <= 255.001  # bilinear: mixes of 0-255 values
+    # every bright pixel stays within 2 pixels of the square, and the ink is kept
+    assert moved[:, :8].sum() == 0 and moved[:, 20:].sum() == 0
+    assert moved[:, :, :8].sum() == 0 and moved[:, :, 20:].sum() == 0
+    torch.testing.assert_close(moved.sum((1, 2)), torch.full((64,), 64 * 255.0), rtol=0.02, atol=0)
+    assert len({tuple(image.flatten().tolist()) for image in moved}) > 32
+
+
+def test_rotation_turns_the_image():
+    torch.manual_seed(0)
+    bar = torch.zeros(16, 28, 28, dtype=torch.uint8)
+    bar[:, 13:15, 4:24] = 255  # a horizontal bar: turned, it reaches rows outside 13-14
+    turned = random_affine(bar, max_shift=0.0, max_rotation=30.0)
+    assert turned[:, :11].sum() > 0 or turned[:, 17:].sum() > 0
+
+
+def loader_batch(dm: MNISTDataModule, stage: str) -> torch.Tensor:
+    loader = getattr(dm, f"{stage}_dataloader")()
+    images, labels = next(iter(loader))
+    return dm.on_after_batch_transfer((images, labels), 0)[0]
+
+
+class FakeTrainer:
+    def __init__(self, training: bool) -> None:
+        self.training, self.world_size = training, 1
+
+
+def test_only_training_batches_are_augmented(tiny_data_dir):
+    dm = MNISTDataModule(str(tiny_data_dir), val_size=50, max_shift=3.0, max_rotation=15.0)
+    dm.setup("fit")
+    plain = MNISTDataModule(str(tiny_data_dir), val_size=50)
+    plain.setup("fit")
+    for training in (True, False):
+        dm.trainer = plain.trainer = FakeTrainer(training)
+        same = torch.equal(loader_batch(dm, "val"), loader_batch(plain, "val"))
+        assert same != training
+
+
+@pytest.mark.parametrize(("option", "value"), [("max_shift", 14.0), ("max_rotation", -1.0)])
+def test_bad_augmentation_options_name_the_option(option, value):
+    with pytest.raises(OptionError, match=option):
+        MNISTDataModule(**{option: value})

@@ -1,6 +1,7 @@
 import csv
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -169,3 +170,15 @@ def test_stage_callbacks_join_only_the_subcommands_that_use_them(
     kinds = {type(callback) for callback in cli.trainer.callbacks}
     assert (PredictionWriter in kinds, Report in kinds) == (writer, report)
     assert {ModelCheckpoint, LearningRateMonitor} <= kinds
+
+
+def test_a_cosine_cut_short_by_max_epochs_is_reported(tiny_data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    best = str(PROJECT_ROOT / "configs" / "best.yaml")
+    args = ["--config", best, "--data.data_dir", str(tiny_data_dir), "--trainer.max_epochs", "5"]
+    with pytest.warns(UserWarning, match=r"T_max=40 but trainer.max_epochs=5"):
+        LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)
+    args += ["--lr_scheduler.T_max", "5"]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("error", message=".*T_max")
+        LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)

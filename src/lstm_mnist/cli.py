@@ -14,7 +14,7 @@ from jsonargparse import auto_cli
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
-from lightning.pytorch.utilities import rank_zero_info
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import LstmMnistError
@@ -76,12 +76,16 @@ class LSTMMnistCLI(LightningCLI):
         return self._instantiate_trainer(trainer_config, used)
 
     def before_instantiate_classes(self) -> None:
+        config = self.config.get(self.subcommand) if self.subcommand else self.config
+        if self.subcommand == "fit" and config.ckpt_path == "last":
+            self._resume_newest_run(config)
+        _check_cosine_length(config)
+
+    @staticmethod
+    def _resume_newest_run(config) -> None:
         # Lightning looks for --ckpt_path last in this run's own, new version folder, where there
         # is none yet. A user resuming a killed run means the newest run: continue in its folder,
         # so its TensorBoard curves and best checkpoint carry on.
-        config = self.config.get(self.subcommand) if self.subcommand else None
-        if self.subcommand != "fit" or config.ckpt_path != "last":
-            return
         logger_args = getattr(config.trainer.logger, "init_args", None)  # None: no logger class
         if logger_args is None or logger_args.get("version") is not None:
             return  # no configured logger, or a pinned version: Lightning finds last.ckpt there
@@ -112,6 +116,21 @@ class LSTMMnistCLI(LightningCLI):
         if failures:  # the readable images were predicted; the exit code tells a script
             total = len(failures) + len(self.datamodule.predict_names)
             sys.exit(f"error: {len(failures)} of {total} files could not be read")
+
+
+def _check_cosine_length(config) -> None:
+    """CosineAnnealingLR's T_max (epochs) should equal trainer.max_epochs. jsonargparse cannot
+    link into a scheduler chosen by class_path, so the two are written side by side; say so
+    when they differ (e.g. --trainer.max_epochs changed alone) rather than train on a cut cosine."""
+    scheduler = config.get("lr_scheduler")
+    if not scheduler or not str(scheduler.get("class_path", "")).endswith("CosineAnnealingLR"):
+        return
+    t_max, epochs = scheduler.init_args.get("T_max"), config.trainer.max_epochs
+    if t_max != epochs:
+        rank_zero_warn(
+            f"lr_scheduler.init_args.T_max={t_max} but trainer.max_epochs={epochs}: the cosine "
+            f"schedule ends after {t_max} epochs; set --lr_scheduler.T_max {epochs} to match."
+        )
 
 
 # Commands beside LightningCLI's Trainer subcommands; each is a typed function (auto_cli).

@@ -180,5 +180,5 @@ def test_a_cosine_cut_short_by_max_epochs_is_reported(tiny_data_dir, tmp_path, m
         LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)
     args += ["--lr_scheduler.T_max", "5"]
     with warnings.catch_warnings():
-        warnings.filterwarnings("error", message=".*T_max")
+        warnings.filterwarnings("error", message=r"lr_scheduler\.init_args\.T_max=")
         LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)

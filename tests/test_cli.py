@@ -182,3 +182,11 @@ def test_a_cosine_cut_short_by_max_epochs_is_reported(tiny_data_dir, tmp_path, m
     with warnings.catch_warnings():
         warnings.filterwarnings("error", message=r"lr_scheduler\.init_args\.T_max=")
         LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)
+
+
+def test_bf16_mixed_precision_trains_on_cpu(tiny_data_dir, tmp_path):
+    # The GPU preset's bf16 option, exercised where the tests run: autocast on CPU.
+    args = ["fit", "--config", DEFAULT, "--data.data_dir", tiny_data_dir, "--data.val_size", "50"]
+    args += ["--trainer.precision", "bf16-mixed", "--trainer.fast_dev_run", "true", *QUIET]
+    result = run_module(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The GPU measurements of README "Performance", as one short script for a lent GPU machine:
+#   bash benchmarks/gpu.sh ../shared/datasets
+# Epoch times at batch 128 and 1024 in fp32 and bf16-mixed, then the GPU tests of the
+# data path (fit on the GPU for two batches). Prints Markdown tables; writes nothing else.
+set -euo pipefail
+DATA=${1:-../shared/datasets}
+nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
+for batch in 128 1024; do
+  for precision in 32-true bf16-mixed; do
+    echo "## batch $batch, precision $precision"
+    python benchmarks/speed.py --data-dir "$DATA" --accelerator gpu --batch-size "$batch" \
+      --precision "$precision" --repeats 3
+  done
+done
+python -m lstm_mnist fit --config configs/default.yaml --config configs/trainer/gpu.yaml \
+  --data.data_dir "$DATA" --data.download false --trainer.fast_dev_run 2 \
+  --trainer.logger false --trainer.callbacks '[]'

@@ -179,10 +179,10 @@ def markdown_table(grid: str, rows: list[dict]) -> str:
     for setting in dict.fromkeys(row["setting"] for row in rows):
         runs = [row for row in rows if row["setting"] == setting]
         accs = [100 * row["test_acc"] for row in runs]
-        spread = statistics.stdev(accs) if len(accs) > 1 else 0.0
+        spread = f" +- {statistics.stdev(accs):.2f}" if len(accs) > 1 else ""  # none from 1 run
         seed = SEED_RESULTS.get(grid, {}).get(setting)
         lines.append(
-            f"| {setting} | {statistics.mean(accs):.2f} +- {spread:.2f}% | {len(runs)} "
+            f"| {setting} | {statistics.mean(accs):.2f}{spread}% | {len(runs)} "
             f"| {', '.join(f'{a:.2f}' for a in accs)} | {runs[0]['parameters']:,} "
             f"| {runs[0]['epochs']} | {statistics.mean(r['seconds'] for r in runs):.0f} "
             f"| {f'{100 * seed:.2f}%' if seed else '-'} | `{runs[0]['overrides']}` |"

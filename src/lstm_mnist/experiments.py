@@ -31,7 +31,7 @@ SEED_RESULTS = {
 }
 # Pixel sequences are 784 steps long, 28x the rows' steps: on one CPU thread a training step
 # takes ~3 s (rows: ~12 ms). Their cells train on a fifth of each epoch (11,000 images), 3 epochs,
-# validating on a fifth of the validation set: ~15 minutes a run instead of ~20 hours.
+# validating on a fifth of the validation set: ~15 minutes a run, not the ~11 hours of 30 epochs.
 SHORT = ["--trainer.limit_train_batches", "0.2", "--trainer.limit_val_batches", "0.2"]
 SHORT += ["--trainer.max_epochs", "3"]
 

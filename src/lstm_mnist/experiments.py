@@ -34,6 +34,7 @@ SEED_RESULTS = {
 # validating on a fifth of the validation set: ~15 minutes a run, not the ~11 hours of 30 epochs.
 SHORT = ["--trainer.limit_train_batches", "0.2", "--trainer.limit_val_batches", "0.2"]
 SHORT += ["--trainer.max_epochs", "3"]
+SHORT_COSINE = ["--lr_scheduler.T_max", "3"]
 
 SEED_OPTIMIZER = [
     "--optimizer=torch.optim.RMSprop",
@@ -64,6 +65,11 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
         ("seed model", ["--config", DEFAULT, "--data.dataset", "fashion_mnist"]),
         ("best recipe", ["--config", BEST, "--data.dataset", "fashion_mnist"]),
     ],
+    # The 784-step scans again, trained with the best recipe (cosine over the 3 short epochs).
+    "pixels": [
+        (f"{scan}, best recipe", ["--config", BEST, "--data.scan", scan, *SHORT, *SHORT_COSINE])
+        for scan in ("pixels", "permuted")
+    ],
     "best": [("best recipe", ["--config", BEST])],
     # Each lever taken out of (or added to) the best recipe, one at a time.
     "levers": [
@@ -79,7 +85,7 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
         ("20 epochs", ["--config", BEST, *EPOCHS_20]),
     ],
 }
-Grid = Literal["reproduction", "padding", "scan", "fashion", "best", "levers"]
+Grid = Literal["reproduction", "padding", "scan", "pixels", "fashion", "best", "levers"]
 
 
 def run_grid(
@@ -94,7 +100,8 @@ def run_grid(
 
     Args:
         grid: ``reproduction`` (default vs padded), ``padding`` (0/14/28/56 zeros per row),
-            ``scan`` (rows, columns, pixels, permuted), ``fashion`` (Fashion-MNIST), ``best``
+            ``scan`` (rows, columns, pixels, permuted), ``pixels`` (the pixel scans with the
+            best recipe), ``fashion`` (Fashion-MNIST), ``best``
             (configs/best.yaml) or ``levers`` (the best recipe with one lever changed at a time).
         seeds: Global seeds (``seed_everything``); default 0 1 2.
         data_dir: Folder holding ``MNIST/raw`` (and ``FashionMNIST/raw``).

@@ -16,10 +16,14 @@ _MMAP_THRESHOLD = 32 * 2**20  # the largest glibc accepts on 64-bit; larger bloc
 _TRIM_THRESHOLD = 2**30
 
 
+OPT_OUT = "LSTM_MNIST_MALLOC_TUNING"  # set to 0 to leave glibc's defaults
+
+
 def keep_freed_memory() -> bool:
     """Set glibc's mmap and trim thresholds, unless the user set them (MALLOC_*_ environment
-    variables); True if applied. A no-op off Linux or with another C library."""
-    if not sys.platform.startswith("linux"):
+    variables) or opted out (LSTM_MNIST_MALLOC_TUNING=0); True if applied. A no-op off Linux
+    or with another C library."""
+    if not sys.platform.startswith("linux") or os.environ.get(OPT_OUT) == "0":
         return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
         return False

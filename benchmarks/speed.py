@@ -123,11 +123,8 @@ class HandLoop:
         self.images, self.labels = dm.train_set.images.to(device), dm.train_set.labels.to(device)
         self.model = LSTMClassifier(input_size=dm.input_size).to(device)
         self.optimizer = torch.optim.RMSprop(self.model.parameters(), lr=1e-3)
-        self.device, self.batch_size, self.bf16 = (
-            device,
-            args.batch_size,
-            args.precision == "bf16-mixed",
-        )
+        self.device, self.batch_size = device, args.batch_size
+        self.bf16 = args.precision == "bf16-mixed"
         self.seconds: list[float] = []
 
     def epoch(self) -> None:

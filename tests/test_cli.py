@@ -172,6 +172,18 @@ def test_stage_callbacks_join_only_the_subcommands_that_use_them(
     assert {ModelCheckpoint, LearningRateMonitor} <= kinds
 
 
+def test_without_a_subcommand_the_callbacks_are_fits(tiny_data_dir, tmp_path):
+    args = ["--config", DEFAULT, "--data.data_dir", str(tiny_data_dir)]
+    args += ["--trainer.logger.init_args.save_dir", str(tmp_path)]
+    cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)
+    checkpoints = [cb for cb in cli.trainer.callbacks if isinstance(cb, ModelCheckpoint)]
+    assert sorted(cb.filename for cb in checkpoints) == sorted(
+        ["epoch{epoch:02d}-val_acc{val/acc:.4f}", "last"]
+    )
+    kinds = {type(callback) for callback in cli.trainer.callbacks}
+    assert PredictionWriter not in kinds and Report in kinds
+
+
 def test_a_cosine_cut_short_by_max_epochs_is_reported(tiny_data_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     best = str(PROJECT_ROOT / "configs" / "best.yaml")

@@ -33,7 +33,6 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace(_method)?` is dep
 warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
 
 
-SUBCOMMANDS = frozenset({"fit", "validate", "test", "predict"})
 USED_BY = {PredictionWriter: {"predict"}, TestReport: {"fit", "test"}}  # fit: --test_after_fit
 
 
@@ -68,12 +67,15 @@ class LSTMMnistCLI(LightningCLI):
     def instantiate_trainer(self, **kwargs) -> Trainer:
         # The prediction writer and the test report are class args (so --help and configs show
         # them), but a Trainer calls every callback's hooks at every step: give each only to the
-        # subcommands that use it.
-        parser = self._parser(self.subcommand)
-        callbacks = [self._get(self.config_init, key) for key in parser.callback_keys]
-        used = [cb for cb in callbacks if self.subcommand in USED_BY.get(type(cb), SUBCOMMANDS)]
-        trainer_config = {**self._get(self.config_init, "trainer", default={}), **kwargs}
-        return self._instantiate_trainer(trainer_config, used)
+        # subcommands that use it. Without a subcommand (run=False), a caller mostly fits.
+        trainer = super().instantiate_trainer(**kwargs)
+        subcommand = self.subcommand or "fit"
+        trainer.callbacks = [
+            callback
+            for callback in trainer.callbacks
+            if subcommand in USED_BY.get(type(callback), {subcommand})
+        ]
+        return trainer
 
     def before_instantiate_classes(self) -> None:
         config = self.config.get(self.subcommand) if self.subcommand else self.config

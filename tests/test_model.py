@@ -101,3 +101,14 @@ def test_keras_init_orthogonal_recurrence_and_forget_bias_one():
     assert sum(p.numel() for p in model.parameters()) == sum(
         p.numel() for p in same_size.parameters()
     )
+
+
+def test_accuracy_is_the_fraction_right_not_the_mean_per_class_recall():
+    model = LSTMClassifier()
+    logits = torch.zeros(4, 10)
+    logits[:, 0] = 1.0  # predicts 0 for all: three of the four are right
+    labels = torch.tensor([0, 0, 0, 1])
+    for metric in (model.train_acc, model.val_acc, model.test_acc):
+        metric.update(logits, labels)
+        # "macro" would give the mean of class 0's recall (1) and class 1's (0): 0.5
+        assert metric.compute().item() == pytest.approx(0.75)

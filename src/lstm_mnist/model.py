@@ -53,9 +53,12 @@ class LSTMClassifier(L.LightningModule):
         self.head = nn.Linear(hidden_size, num_classes)
         if init == "keras":
             keras_init(self.lstm, self.head)
-        self.train_acc = MulticlassAccuracy(num_classes)
-        self.val_acc = MulticlassAccuracy(num_classes)
-        self.test_acc = MulticlassAccuracy(num_classes)
+        # Accuracy as Keras reports it: the fraction of digits right ("micro"). torchmetrics'
+        # default, "macro", averages the per-class recalls instead. The training metric skips the
+        # input checks (its inputs are this model's own logits): 55 instead of 73 us a step.
+        self.train_acc = MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+        self.val_acc = MulticlassAccuracy(num_classes, average="micro")
+        self.test_acc = MulticlassAccuracy(num_classes, average="micro")
         self._train_losses: list[torch.Tensor] = []  # since train/loss was last logged
         self.example_input_array = torch.zeros(1, 28, input_size)  # for the TensorBoard graph
 

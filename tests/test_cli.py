@@ -154,7 +154,8 @@ def test_download_command_needs_no_network_when_files_are_there(tiny_data_dir, c
 @pytest.mark.parametrize(
     ("subcommand", "writer", "report"),
     [
-        ("fit", False, True),
+        ("fit", False, False),
+        ("fit --test_after_fit true", False, True),
         ("validate", False, False),
         ("test", False, True),
         ("predict", True, False),
@@ -164,7 +165,7 @@ def test_stage_callbacks_join_only_the_subcommands_that_use_them(
     subcommand, writer, report, tiny_data_dir, tmp_path, monkeypatch
 ):
     monkeypatch.chdir(tmp_path)
-    args = [subcommand, "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), *QUIET]
+    args = [*subcommand.split(), "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), *QUIET]
     args += ["--data.val_size", "50", "--trainer.fast_dev_run", "true"]
     cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args)
     kinds = {type(callback) for callback in cli.trainer.callbacks}
@@ -181,7 +182,7 @@ def test_without_a_subcommand_the_callbacks_are_fits(tiny_data_dir, tmp_path):
         ["epoch{epoch:02d}-val_acc{val/acc:.4f}", "last"]
     )
     kinds = {type(callback) for callback in cli.trainer.callbacks}
-    assert PredictionWriter not in kinds and Report in kinds
+    assert PredictionWriter not in kinds and Report not in kinds  # no --test_after_fit
 
 
 def test_a_cosine_cut_short_by_max_epochs_is_reported(tiny_data_dir, tmp_path, monkeypatch):

@@ -36,6 +36,18 @@ def test_a_grid_writes_its_csv_and_markdown_table(tiny_data_dir, tmp_path, monke
     (tmp_path / "reproduction.md").unlink()
     experiments.run_grid("reproduction", out_dir=str(tmp_path), render_only=True)
     assert (tmp_path / "reproduction.md").read_text() == table
+    # rescore tests and validates each run's best checkpoint again: the same code, the same scores
+    experiments.run_grid(
+        "reproduction", data_dir=str(tiny_data_dir), out_dir=str(tmp_path), rescore=True
+    )
+    again = list(csv.DictReader((tmp_path / "reproduction.csv").open()))
+    for before, after in zip(rows, again, strict=True):
+        assert after["scored"].startswith("re-scored from epoch00-val_acc")
+        assert (after["test_acc"], after["best_val_acc"]) == (
+            before["test_acc"],
+            before["best_val_acc"],
+        )
+    assert experiments.RESCORED_NOTE in (tmp_path / "reproduction.md").read_text()
 
 
 CELLS = [(grid, name, args) for grid, cells in experiments.GRIDS.items() for name, args in cells]

@@ -1,0 +1,32 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+TINY = ["--data.val_size", "50"]
+
+
+@pytest.mark.parametrize(
+    ("config", "overrides", "optimizer", "clip"),
+    [
+        ("configs/default.yaml", TINY, "RMSprop", None),
+        ("configs/best.yaml", [*TINY, "--lr_scheduler.T_max", "2"], "Adam", 1.0),
+    ],
+)
+def test_the_speed_benchmark_runs_and_mirrors_the_config(
+    config, overrides, optimizer, clip, tiny_data_dir, tmp_path
+):
+    # No test judges its numbers; this one keeps the benchmark runnable and (b) faithful to (a).
+    report = tmp_path / "speed.json"
+    command = [sys.executable, "benchmarks/speed.py", "--data-dir", str(tiny_data_dir)]
+    command += ["--config", config, "--repeats", "1", "--json", str(report), "--", *overrides]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    numbers = json.loads(report.read_text())
+    hand = numbers["hand_loop"]
+    assert (hand["optimizer"], hand["gradient_clip_val"]) == (optimizer, clip)
+    assert numbers["project"]["train_s"] > 0 and hand["train_s"] > 0
+    assert "(a)/(b) training throughput" in result.stdout

@@ -151,7 +151,7 @@ class HandLoop:
         augment = data.max_shift > 0 or data.max_rotation > 0
         order = torch.randperm(len(self.labels), device=self.device)
         for batch in order.split(self.batch_size):
-            images = self.images[batch]
+            images = self.images.index_select(0, batch)  # as the data module gathers a batch
             if augment:
                 images = random_affine(images, data.max_shift, data.max_rotation)
             sequences = images_to_sequences(
@@ -163,7 +163,7 @@ class HandLoop:
                 data.mean_std,
             )
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                loss = F.cross_entropy(self.model(sequences), self.labels[batch])
+                loss = F.cross_entropy(self.model(sequences), self.labels.index_select(0, batch))
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.clip:

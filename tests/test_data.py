@@ -5,7 +5,7 @@ import pytest
 import torch
 from torchvision.datasets import MNIST
 
-from lstm_mnist.data import MNISTDataModule
+from lstm_mnist.data import MNISTDataModule, TensorBatches
 from lstm_mnist.errors import DatasetNotFoundError, IDXFormatError
 from lstm_mnist.sequence import PIXEL_STATS
 from tests.conftest import TINY_TEST, TINY_TRAIN, write_idx, write_tiny_mnist
@@ -154,3 +154,14 @@ def test_truncated_file_is_named_by_the_data_module(tmp_path):
     images.write_bytes(images.read_bytes()[:1000])
     with pytest.raises(IDXFormatError, match="train-images-idx3-ubyte.*truncated"):
         MNISTDataModule(data_dir=str(root), val_size=10).setup("fit")
+
+
+def test_a_batch_is_the_samples_at_its_indices_in_order():
+    images = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (50,))
+    data = TensorBatches(images, labels)
+    indices = [7, 3, 3, 49, 0]
+    batch_images, batch_labels = data.__getitems__(indices)
+    assert torch.equal(batch_images, torch.stack([data[i][0] for i in indices]))
+    assert torch.equal(batch_labels, torch.stack([data[i][1] for i in indices]))
+    assert batch_images.dtype == torch.uint8

@@ -13,6 +13,7 @@ import shutil
 import statistics
 import tempfile
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Literal
@@ -21,6 +22,9 @@ import torch
 from jsonargparse import auto_cli
 
 from lstm_mnist.cli import cli_main
+
+# The runner hands the CLI its arguments while having command-line arguments of its own.
+warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
 
 DEFAULT, PADDED, BEST = "configs/default.yaml", "configs/padded.yaml", "configs/best.yaml"
 # The seed's Keras results (one run each) beside the settings that repeat or improve on them.
@@ -88,7 +92,7 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
 }
 RESCORED_NOTE = (
     "\nRows whose `scored` column (in the CSV) says re-scored: test and val accuracy measured "
-    "again with `--rescore true` on the best checkpoint the fit picked (README, Results)."
+    "again with `--rescore true` on the best checkpoint the fit picked (README, Experiments)."
 )
 Grid = Literal["reproduction", "padding", "scan", "pixels", "fashion", "best", "levers"]
 

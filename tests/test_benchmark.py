@@ -30,3 +30,12 @@ def test_the_speed_benchmark_runs_and_mirrors_the_config(
     assert (hand["optimizer"], hand["gradient_clip_val"]) == (optimizer, clip)
     assert numbers["project"]["train_s"] > 0 and hand["train_s"] > 0
     assert "(a)/(b) training throughput" in result.stdout
+
+
+def test_the_overhead_benchmark_runs(tiny_data_dir):
+    command = [sys.executable, "benchmarks/overhead.py", "--data-dir", str(tiny_data_dir)]
+    command += ["--epochs", "2", "--rounds", "1", "--val-size", "50"]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    loops = [line.split("|")[2].strip() for line in result.stdout.splitlines()[2:]]
+    assert loops == ["hand", "bare", "shipped"]

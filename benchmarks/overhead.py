@@ -109,9 +109,7 @@ def by_hand(data: MNISTDataModule, epochs: int) -> list[float]:
             if last is not None and epoch > 0:
                 intervals.append(now - last)
             last = now
-            sequences, _ = data.on_after_batch_transfer(
-                (images.index_select(0, batch), labels.index_select(0, batch)), 0
-            )
+            sequences = data.to_sequences(images.index_select(0, batch))
             loss = model.training_step((sequences, labels.index_select(0, batch)), 0)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()

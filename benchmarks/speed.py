@@ -16,7 +16,6 @@ number; tests/test_benchmark.py only runs it on tiny data to keep it working.
 """
 
 import argparse
-import inspect
 import json
 import statistics
 import tempfile
@@ -30,14 +29,13 @@ import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
 from torch.profiler import ProfilerActivity, profile
 
-from lstm_mnist.augment import random_affine
+from lstm_mnist.checkpoint import constructor_args
 from lstm_mnist.cli import LSTMMnistCLI
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.malloc import keep_freed_memory
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.nvml import skip_nvml_check_without_driver
 from lstm_mnist.report import predict
-from lstm_mnist.sequence import images_to_sequences
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The CLI is given its arguments by this script, which has command-line arguments of its own.
@@ -132,13 +130,15 @@ class HandLoop:
     read from the CLI's run so that any config or override applies to both."""
 
     def __init__(self, cli: LSTMMnistCLI, device: torch.device, precision: str | None) -> None:
-        data = type(cli.datamodule)(**_constructor_args(cli.datamodule))
+        data = type(cli.datamodule)(
+            **constructor_args(type(cli.datamodule), cli.datamodule.hparams)
+        )
         data.setup("fit")
         self.data, self.device, self.batch_size = data, device, data.batch_size
         self.images = data.train_set.images.to(device)
         self.labels = data.train_set.labels.to(device)
-        self.permutation = None if data.permutation is None else data.permutation.to(device)
-        self.model = type(cli.model)(**_constructor_args(cli.model)).to(device)
+        self.model = type(cli.model)(**constructor_args(type(cli.model), cli.model.hparams))
+        self.model.to(device)
         configured = _optimizer_of(cli.model.configure_optimizers())
         self.optimizer = type(configured)(self.model.parameters(), **configured.defaults)
         self.clip = cli.trainer.gradient_clip_val
@@ -147,21 +147,10 @@ class HandLoop:
 
     def epoch(self) -> None:
         start = time.perf_counter()
-        data = self.data
-        augment = data.max_shift > 0 or data.max_rotation > 0
         order = torch.randperm(len(self.labels), device=self.device)
         for batch in order.split(self.batch_size):
             images = self.images.index_select(0, batch)  # as the data module gathers a batch
-            if augment:
-                images = random_affine(images, data.max_shift, data.max_rotation)
-            sequences = images_to_sequences(
-                images,
-                data.scan,
-                data.pad_width,
-                data.normalization,
-                self.permutation,
-                data.mean_std,
-            )
+            sequences = self.data.to_sequences(images, augment=True)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 loss = F.cross_entropy(self.model(sequences), self.labels.index_select(0, batch))
             self.optimizer.zero_grad(set_to_none=True)
@@ -172,12 +161,6 @@ class HandLoop:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         self.seconds.append(time.perf_counter() - start)
-
-
-def _constructor_args(module) -> dict:
-    """A module's saved hyperparameters that its constructor takes (LightningCLI adds its own)."""
-    accepted = inspect.signature(type(module)).parameters
-    return {key: value for key, value in module.hparams.items() if key in accepted}
 
 
 def _optimizer_of(configured) -> torch.optim.Optimizer:
@@ -250,15 +233,7 @@ def inference(hand: HandLoop, repeats: int) -> dict:
     for _ in range(repeats + 1):
         start = time.perf_counter()
         for batch in images.split(1000):
-            sequences = images_to_sequences(
-                batch,
-                data.scan,
-                data.pad_width,
-                data.normalization,
-                hand.permutation,
-                data.mean_std,
-            )
-            model(sequences).argmax(-1)
+            model(data.to_sequences(batch)).argmax(-1)
         if hand.device.type == "cuda":
             torch.cuda.synchronize()
         seconds.append(time.perf_counter() - start)

@@ -16,10 +16,16 @@ def load_run(ckpt_path: str, data_dir: str | None = None) -> tuple[LSTMClassifie
         raise LstmMnistError(f"checkpoint {ckpt_path} not found: pass the path a fit printed")
     checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
     saved = checkpoint.get("datamodule_hyper_parameters", {})
-    # LightningCLI also saves its own keys (e.g. _instantiator); keep the data module's
-    accepted = inspect.signature(MNISTDataModule).parameters.keys() - {"predict_files"}
-    settings = {key: value for key, value in saved.items() if key in accepted}
+    settings = constructor_args(MNISTDataModule, saved)
+    settings.pop("predict_files", None)  # the training run's, not this one's
     if data_dir is not None:
         settings["data_dir"] = data_dir
     model = LSTMClassifier.load_from_checkpoint(ckpt_path, map_location="cpu").eval()
     return model, MNISTDataModule(**settings)
+
+
+def constructor_args(cls: type, saved: dict) -> dict:
+    """The saved hyperparameters that ``cls`` takes (LightningCLI adds its own, e.g.
+    ``_instantiator``)."""
+    accepted = inspect.signature(cls).parameters
+    return {key: value for key, value in saved.items() if key in accepted}

@@ -69,10 +69,9 @@ class LSTMMnistCLI(LightningCLI):
         # Each callback costs ~2 us per hook call (ModelCheckpoint ~4), ~8 calls a training step.
         trainer = super().instantiate_trainer(**kwargs)
         subcommand = self.subcommand or "fit"
-        config = self.config.get(self.subcommand) if self.subcommand else self.config
         used_by = {
             PredictionWriter: {"predict"},
-            TestReport: {"test", "fit"} if config.get("test_after_fit") else {"test"},
+            TestReport: {"test", "fit"} if self._run_config.get("test_after_fit") else {"test"},
         }
         trainer.callbacks = [
             callback
@@ -81,8 +80,13 @@ class LSTMMnistCLI(LightningCLI):
         ]
         return trainer
 
+    @property
+    def _run_config(self):
+        """This run's config: the subcommand's, or the whole one when built without one."""
+        return self.config.get(self.subcommand) if self.subcommand else self.config
+
     def before_instantiate_classes(self) -> None:
-        config = self.config.get(self.subcommand) if self.subcommand else self.config
+        config = self._run_config
         if self.subcommand == "fit" and config.ckpt_path == "last":
             self._resume_newest_run(config)
         _check_cosine_length(config)

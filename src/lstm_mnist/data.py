@@ -223,15 +223,19 @@ class MNISTDataModule(L.LightningDataModule):
         if isinstance(batch, torch.Tensor):  # already sequences (see transfer_batch_to_device)
             return batch
         images, labels = batch
-        augment = self.max_shift > 0 or self.max_rotation > 0
-        if augment and self.trainer is not None and self.trainer.training:
+        training = self.trainer is not None and self.trainer.training
+        return self.to_sequences(images, augment=training), labels
+
+    def to_sequences(self, images: torch.Tensor, augment: bool = False) -> torch.Tensor:
+        """uint8 images (N, 28, 28) on any device -> the model's input sequences, as configured:
+        randomly shifted and turned first if ``augment`` (training) and augmentation is on."""
+        if augment and (self.max_shift > 0 or self.max_rotation > 0):
             images = random_affine(images, self.max_shift, self.max_rotation)
         if self.permutation is not None and self.permutation.device != images.device:
             self.permutation = self.permutation.to(images.device)
-        sequences = images_to_sequences(
+        return images_to_sequences(
             images, self.scan, self.pad_width, self.normalization, self.permutation, self.mean_std
         )
-        return sequences, labels
 
     def _loader(self, dataset: TensorBatches | None, shuffle: bool = False) -> DataLoader:
         if dataset is None:

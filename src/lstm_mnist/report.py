@@ -44,8 +44,7 @@ class TestReport(Callback):
 
 def sequences(model, data, images: torch.Tensor) -> torch.Tensor:
     """uint8 images -> the model's input sequences, exactly as the data module prepares them."""
-    batch = (images.to(model.device), torch.zeros(len(images), dtype=torch.long))
-    return data.on_after_batch_transfer(batch, 0)[0]
+    return data.to_sequences(images.to(model.device))
 
 
 def predict(model, data, images: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,13 @@ def test_the_speed_benchmark_runs_and_mirrors_the_config(
     assert "(a)/(b) training throughput" in result.stdout
 
 
+def test_the_micro_benchmark_runs():
+    command = [sys.executable, "benchmarks/micro.py"]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "| gather 128 uint8 images, index_select |" in result.stdout
+
+
 def test_the_overhead_benchmark_runs(tiny_data_dir):
     command = [sys.executable, "benchmarks/overhead.py", "--data-dir", str(tiny_data_dir)]
     command += ["--epochs", "2", "--rounds", "1", "--val-size", "50"]

@@ -7,7 +7,9 @@ framework. Per-step wall times (start to start, medians over the epochs after th
   hand     the same data and model in a hand-written loop,
   bare     Trainer.fit with no logger and no callbacks,
   shipped  Trainer.fit with the shipped TensorBoard logger, both checkpoints and the
-           learning-rate monitor, and train/loss logged every 50 steps.
+           learning-rate monitor, and train/loss logged every 50 steps;
+  manual   bare, but under Lightning's manual optimization (the step calls backward and
+           optimizer.step itself), which skips the closure and some hooks.
 The difference bare - hand is what Lightning's loop (hooks, closure, progress tracking) costs a
 step; compare it with a real step's time from benchmarks/speed.py.
 """
@@ -53,6 +55,22 @@ class LastRowLinear(L.LightningModule):
         return torch.optim.SGD(self.parameters(), lr=0.01)
 
 
+class ManualLastRowLinear(LastRowLinear):
+    """The same step under Lightning's manual optimization: no closure, fewer hooks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.automatic_optimization = False
+
+    def training_step(self, batch, batch_idx: int) -> None:
+        optimizer = self.optimizers()
+        sequences, labels = batch
+        loss = F.cross_entropy(sequences[:, -1] @ self.weight, labels)
+        optimizer.zero_grad()
+        self.manual_backward(loss)
+        optimizer.step()
+
+
 class StepClock(Callback):
     def __init__(self) -> None:
         self.intervals: list[float] = []
@@ -68,7 +86,9 @@ class StepClock(Callback):
         self._last = None
 
 
-def through_lightning(data: MNISTDataModule, epochs: int, shipped: bool) -> list[float]:
+def through_lightning(
+    data: MNISTDataModule, epochs: int, shipped: bool, manual: bool = False
+) -> list[float]:
     workdir = tempfile.mkdtemp()
     clock = StepClock()
     callbacks: list[Callback] = [clock]
@@ -92,7 +112,8 @@ def through_lightning(data: MNISTDataModule, epochs: int, shipped: bool) -> list
         log_every_n_steps=50,
         default_root_dir=workdir,
     )
-    trainer.fit(LastRowLinear(log_every=50 if shipped else 0), datamodule=data)
+    model = ManualLastRowLinear() if manual else LastRowLinear(log_every=50 if shipped else 0)
+    trainer.fit(model, datamodule=data)
     return clock.intervals
 
 
@@ -134,6 +155,7 @@ def main() -> None:
         "hand": lambda: by_hand(data(), args.epochs),
         "bare": lambda: through_lightning(data(), args.epochs, shipped=False),
         "shipped": lambda: through_lightning(data(), args.epochs, shipped=True),
+        "manual": lambda: through_lightning(data(), args.epochs, shipped=False, manual=True),
     }
     print("| round | loop | median ms per step |\n|---|---|---|")
     for round_ in range(1, args.rounds + 1):

@@ -112,3 +112,32 @@ def test_accuracy_is_the_fraction_right_not_the_mean_per_class_recall():
         metric.update(logits, labels)
         # "macro" would give the mean of class 0's recall (1) and class 1's (0): 0.5
         assert metric.compute().item() == pytest.approx(0.75)
+
+
+def test_train_accuracy_counts_every_step_of_the_epoch(tiny_data_dir, tmp_path):
+    # The accuracy update is batched to the logging steps; the steps after the last of them must
+    # still count. With lr 0 the weights stay fixed, so the epoch's train/acc must equal the
+    # model's accuracy on the whole training split.
+    import lightning as L
+
+    from lstm_mnist.data import MNISTDataModule
+
+    data = MNISTDataModule(data_dir=str(tiny_data_dir), download=False, batch_size=16, val_size=20)
+    model = LSTMClassifier(hidden_size=8, num_layers=1)
+    model.configure_optimizers = lambda: torch.optim.SGD(model.parameters(), lr=0.0)
+    trainer = L.Trainer(
+        max_epochs=1,
+        log_every_n_steps=4,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(model, datamodule=data)
+    steps = trainer.global_step
+    assert steps % 4 != 0, "the split should leave steps after the last logging step"
+    images, labels = data.train_set.images, data.train_set.labels
+    with torch.no_grad():
+        expected = (model(data.to_sequences(images)).argmax(-1) == labels).float().mean()
+    assert trainer.callback_metrics["train/acc"] == pytest.approx(expected.item(), abs=1e-6)

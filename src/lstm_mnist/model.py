@@ -124,6 +124,12 @@ class LSTMClassifier(L.LightningModule):
         # The epoch mean, weighted by batch size and averaged across ranks.
         self.log(f"{stage}/loss", loss, on_epoch=True, sync_dist=True, prog_bar=True)
 
+    def on_train_epoch_start(self) -> None:
+        # Nothing carries over from an epoch that was interrupted (a fit stopped mid-epoch).
+        self._train_logits.clear()
+        self._train_labels.clear()
+        self.train_acc.reset()
+
     # Accuracy is logged once per epoch (each self.log costs as said in training_step).
     def on_train_epoch_end(self) -> None:
         self._update_train_accuracy()  # the steps since the last logging step

@@ -1,9 +1,13 @@
+from types import SimpleNamespace
+
 import pytest
 import torch
 
 from lstm_mnist.augment import random_affine
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import OptionError
+from lstm_mnist.model import LSTMClassifier
+from lstm_mnist.report import sequences
 
 
 def square(size: int = 28) -> torch.Tensor:
@@ -63,3 +67,18 @@ def test_only_training_batches_are_augmented(tiny_data_dir):
 def test_bad_augmentation_options_name_the_option(option, value):
     with pytest.raises(OptionError, match=option):
         MNISTDataModule(**{option: value})
+
+
+def test_scoring_helpers_never_augment_even_while_a_fit_trains(tiny_data_dir):
+    # The test report and the benchmark's time-to-accuracy score digits from callbacks, while
+    # the trainer may be training: the training augmentation must not touch those digits.
+    def data_module(**augmentation) -> MNISTDataModule:
+        data = MNISTDataModule(data_dir=str(tiny_data_dir), download=False, **augmentation)
+        data.setup("test")
+        return data
+
+    augmenting = data_module(max_shift=3, max_rotation=15.0)
+    augmenting.trainer = SimpleNamespace(training=True)
+    images = augmenting.test_set.images[:8]
+    scored = sequences(LSTMClassifier(), augmenting, images)
+    assert torch.equal(scored, data_module().to_sequences(images))

@@ -7,6 +7,7 @@ the batch gather, torchmetrics' accuracy update, Lightning's callback dispatch, 
 step with and without ``foreach``, and torch's CUDA check with Lightning's NVML setting.
 """
 
+import argparse
 import os
 import timeit
 import warnings
@@ -24,9 +25,11 @@ from lstm_mnist.nvml import VARIABLE
 
 warnings.filterwarnings("ignore")
 BATCH = 128
+CALLS_SCALE = 1.0  # --calls-scale: fewer calls per measurement (the test's quick run)
 
 
 def microseconds(function, number: int = 2000) -> float:
+    number = max(1, round(number * CALLS_SCALE))
     return 1e6 * min(timeit.repeat(function, number=number, repeat=3)) / number
 
 
@@ -111,6 +114,10 @@ def cuda_check() -> dict[str, float]:
 
 
 def main() -> None:
+    global CALLS_SCALE
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls-scale", type=float, default=1.0, help="times the calls timed")
+    CALLS_SCALE = parser.parse_args().calls_scale
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| measurement | us per call |\n|---|---|")
     for part in (gather, accuracy_update, callback_dispatch, optimizer_step, cuda_check):

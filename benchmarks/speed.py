@@ -335,7 +335,7 @@ def main() -> None:
         ("(a) Trainer.fit, training batches", project["train_s"], project["samples"]),
         ("(a) Trainer.fit, whole epoch incl. validation", project["epoch_s"], project["samples"]),
         ("(b) hand-written loop, training", loop["train_s"], loop["samples"]),
-        ("(c) inference, 10,000 test images", infer["seconds"], infer["samples"]),
+        (f"(c) inference, {infer['samples']:,} test images", infer["seconds"], infer["samples"]),
     ]
     for name, seconds, samples in rows:
         print(f"| {name} | {seconds:.2f} | {samples / seconds:,.0f} |")

@@ -340,6 +340,8 @@ def main() -> None:
     for name, seconds, samples in rows:
         print(f"| {name} | {seconds:.2f} | {samples / seconds:,.0f} |")
     print(f"\n(a)/(b) training throughput: {ratio:.2f}x")
+    each = [b / a for a, b in zip(project["all_train_s"], loop["all_train_s"], strict=True)]
+    print(f"each epoch's (a)/(b): {', '.join(f'{r:.2f}' for r in each)}")
     print(f"LSTM kernels: {', '.join(report['lstm_kernels'])}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))

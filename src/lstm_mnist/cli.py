@@ -66,7 +66,8 @@ class LSTMMnistCLI(LightningCLI):
         # The prediction writer and the test report are class args (so --help and configs show
         # them), but a Trainer calls every callback's hooks at every step: give each only to the
         # subcommands that use it. Without a subcommand (run=False), a caller mostly fits.
-        # Each callback costs ~2 us per hook call (ModelCheckpoint ~4), ~8 calls a training step.
+        # Each callback costs 2-4 us per hook call alone, several times that inside training
+        # (benchmarks/micro.py, in_situ.py), at ~6 hook calls a training step.
         trainer = super().instantiate_trainer(**kwargs)
         subcommand = self.subcommand or "fit"
         used_by = {

@@ -2,9 +2,10 @@
 
     python benchmarks/in_situ.py --data-dir ../shared/datasets
 
-benchmarks/micro.py times each cost in a tight loop, with warm caches. Here one epoch of the
-shipped model trains through Trainer.fit with the shipped callbacks (best and last checkpoint,
-learning-rate monitor, TensorBoard), and the costs are timed where they happen, between the
+benchmarks/micro.py times each cost in a tight loop, with warm caches. Here one epoch trains
+through the CLI with a shipped config (--config, default configs/default.yaml: its logger and
+callbacks, best and last checkpoint and learning-rate monitor included; one validation batch),
+and the costs are timed where they happen, between the
 LSTM's kernels, by wrapping the functions that pay them. Microseconds per training step (the
 mean over the epoch: rare costs, such as a log call every 50 steps, are spread over all steps):
   accuracy update, every step   what a torchmetrics update per step would cost (a probe metric
@@ -23,12 +24,11 @@ import time
 import warnings
 from pathlib import Path
 
-import lightning as L
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.loggers import TensorBoardLogger
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.trainer import call
 from torchmetrics.classification import MulticlassAccuracy
 
+from lstm_mnist.cli import LSTMMnistCLI
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.malloc import keep_freed_memory
 from lstm_mnist.model import LSTMClassifier
@@ -140,32 +140,25 @@ def time_empty_module_hooks() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", default=str(PROJECT_ROOT.parent / "shared/datasets"))
+    parser.add_argument("--config", default=str(PROJECT_ROOT / "configs/default.yaml"))
     parser.add_argument("--val-size", type=int, default=5000, help="the data module's val_size")
     args = parser.parse_args()
     keep_freed_memory()
     skip_nvml_check_without_driver()
-    data = MNISTDataModule(data_dir=args.data_dir, download=False, val_size=args.val_size)
-    model = LSTMClassifier()
-    instrument(model)
-    workdir = tempfile.mkdtemp()
-    trainer = L.Trainer(
-        max_epochs=1,
-        accelerator="cpu",
-        logger=TensorBoardLogger(workdir),
-        callbacks=[
-            ModelCheckpoint(monitor="val/acc", mode="max", dirpath=f"{workdir}/best"),
-            ModelCheckpoint(filename="last", dirpath=f"{workdir}/last"),
-            LearningRateMonitor(logging_interval="epoch"),
-        ],
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        limit_val_batches=1,
-        num_sanity_val_steps=0,
-        log_every_n_steps=50,
-        default_root_dir=workdir,
-    )
-    trainer.fit(model, datamodule=data)
-    steps = trainer.global_step
+    with tempfile.TemporaryDirectory() as workdir:
+        cli = LSTMMnistCLI(
+            LSTMClassifier,
+            MNISTDataModule,
+            args=["--config", args.config, "--data.data_dir", args.data_dir]
+            + ["--data.download", "false", "--data.val_size", str(args.val_size)]
+            + ["--trainer.max_epochs", "1", "--trainer.accelerator", "cpu"]
+            + ["--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false"]
+            + ["--trainer.logger.init_args.save_dir", workdir],
+            run=False,
+        )
+        instrument(cli.model)
+        cli.trainer.fit(cli.model, datamodule=cli.datamodule)
+    steps = cli.trainer.global_step
     print(f"one epoch, {steps} training steps\n| cost | us per training step |\n|---|---|")
     for name in COSTS:
         print(f"| {name} | {1e6 * SECONDS[name] / steps:.1f} |")

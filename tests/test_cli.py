@@ -185,6 +185,23 @@ def test_without_a_subcommand_the_callbacks_are_fits(tiny_data_dir, tmp_path):
     assert PredictionWriter not in kinds and Report not in kinds  # no --test_after_fit
 
 
+@pytest.mark.parametrize(
+    ("args", "refresh_rate"),
+    [
+        ([], 10),  # Lightning's own bar, at the CLI's rate
+        (["--progress_refresh_rate", "3"], 3),
+        (["--trainer.callbacks+=TQDMProgressBar"], 1),  # a configured bar keeps its settings
+        (["--trainer.enable_progress_bar", "false"], None),
+    ],
+)
+def test_the_progress_bar_redraws_every_few_steps(args, refresh_rate, tiny_data_dir, tmp_path):
+    args = ["--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), *args]
+    args += ["--trainer.logger.init_args.save_dir", str(tmp_path)]
+    trainer = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False).trainer
+    bar = trainer.progress_bar_callback
+    assert (bar and bar.refresh_rate) == refresh_rate
+
+
 def test_a_cosine_cut_short_by_max_epochs_is_reported(tiny_data_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     best = str(PROJECT_ROOT / "configs" / "best.yaml")

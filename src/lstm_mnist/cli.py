@@ -11,8 +11,9 @@ import warnings
 from pathlib import Path
 
 from jsonargparse import auto_cli
+from jsonargparse.typing import PositiveInt
 from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
@@ -61,33 +62,48 @@ class LSTMMnistCLI(LightningCLI):
             default=False,
             help="After fit, test the best checkpoint (by val/acc) on the test set.",
         )
+        parser.add_argument(
+            "--progress_refresh_rate",
+            type=PositiveInt,
+            default=10,
+            help="Steps between redraws of the progress bar that Lightning adds when none is "
+            "configured. Its own default, 1, redraws at every step: ~6% of a training step on "
+            "a 2-core CPU (benchmarks/speed.py --progress-bar).",
+        )
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
-        # The prediction writer and the test report are class args (so --help and configs show
-        # them), but a Trainer calls every callback's hooks at every step: give each only to the
-        # subcommands that use it. Without a subcommand (run=False), a caller mostly fits.
-        # Each callback costs 2-4 us per hook call alone, several times that inside training
-        # (benchmarks/micro.py, in_situ.py), at ~6 hook calls a training step.
+        # Lightning appends its own callbacks (progress bar, model summary) to the config's list.
+        configured = list(self._run(self.config_init).trainer.get("callbacks") or [])
         trainer = super().instantiate_trainer(**kwargs)
+        trainer.callbacks = self._callbacks_of_this_run(trainer.callbacks, configured)
+        return trainer
+
+    def _callbacks_of_this_run(self, callbacks: list, configured: list) -> list:
+        """A Trainer calls every callback's hooks at every step, ~6 times a training step, at
+        2-4 us a call alone and several times that in a real epoch (benchmarks/micro.py,
+        in_situ.py). So the prediction writer and the test report (class args, so that --help
+        and configs show them) join only the subcommands that use them (without a subcommand,
+        run=False, a caller mostly fits), and Lightning's own progress bar, which would redraw at
+        every step, redraws every --progress_refresh_rate steps."""
         subcommand = self.subcommand or "fit"
         used_by = {
             PredictionWriter: {"predict"},
-            TestReport: {"test", "fit"} if self._run_config.get("test_after_fit") else {"test"},
+            TestReport: {"test", "fit"} if self._run(self.config).test_after_fit else {"test"},
         }
-        trainer.callbacks = [
-            callback
-            for callback in trainer.callbacks
-            if subcommand in used_by.get(type(callback), {subcommand})
-        ]
-        return trainer
+        kept = [cb for cb in callbacks if subcommand in used_by.get(type(cb), {subcommand})]
+        for index, callback in enumerate(kept):
+            # type(...) is: a subclass is the user's; configured: the user's settings stand
+            if type(callback) is TQDMProgressBar and not any(callback is c for c in configured):
+                kept[index] = TQDMProgressBar(self._run(self.config).progress_refresh_rate)
+        return kept
 
-    @property
-    def _run_config(self):
-        """This run's config: the subcommand's, or the whole one when built without one."""
-        return self.config.get(self.subcommand) if self.subcommand else self.config
+    def _run(self, config):
+        """This run's part of config (or config_init): the subcommand's, or the whole one when
+        built without a subcommand."""
+        return config.get(self.subcommand) if self.subcommand else config
 
     def before_instantiate_classes(self) -> None:
-        config = self._run_config
+        config = self._run(self.config)
         if self.subcommand == "fit" and config.ckpt_path == "last":
             self._resume_newest_run(config)
         _check_cosine_length(config)

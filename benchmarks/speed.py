@@ -186,10 +186,10 @@ class HandLoop:
         """The next ``count`` training steps of this epoch (all that are left: None), timed."""
         start = time.perf_counter()
         for batch in itertools.islice(self._batches, count):
-            images = self.images.index_select(0, batch)  # as the data module gathers a batch
+            images, labels = self.gather(batch)
             sequences = self.data.to_sequences(images, augment=True)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                loss = F.cross_entropy(self.model(sequences), self.labels.index_select(0, batch))
+                loss = F.cross_entropy(self.model(sequences), labels)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             if self.clip:
@@ -199,6 +199,10 @@ class HandLoop:
         if self.device.type == "cuda":
             torch.cuda.synchronize()
         self._elapsed += time.perf_counter() - start
+
+    def gather(self, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch's images and labels, cut as the data module cuts them."""
+        return self.images.index_select(0, batch), self.labels.index_select(0, batch)
 
     def finish_epoch(self) -> None:
         self.steps(None)

@@ -68,3 +68,22 @@ def test_the_in_situ_benchmark_runs(tiny_data_dir):
         "LightningModule hooks left empty",
     }
     assert all(value > 0 for value in timed.values()), timed  # each wrapper was reached
+
+
+def test_the_parts_benchmark_times_every_part_in_both_loops(tiny_data_dir):
+    command = [sys.executable, "benchmarks/parts.py", "--data-dir", str(tiny_data_dir)]
+    command += ["--repeats", "1", "--interleave", "3", "--val-size", "50"]
+    result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split("|")[1:4] for line in result.stdout.splitlines() if line.startswith("| ")]
+    timed = {name.strip(): (float(a), float(b)) for name, a, b in rows[1:]}
+    assert list(timed) == [
+        "batch gather",
+        "to_sequences",
+        "LSTM forward",
+        "backward",
+        "optimizer arithmetic",
+        "the rest",
+        "whole step",
+    ]
+    assert all(a > 0 and b > 0 for a, b in timed.values()), timed  # each timer was reached

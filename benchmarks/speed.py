@@ -5,7 +5,7 @@
 
 One run measures, on the same data and machine:
   (a) Trainer.fit through LightningCLI with a shipped config, logging and checkpointing as shipped
-      (the progress bar off unless --progress-bar: it redraws every step);
+      (the progress bar off unless --progress-bar; the CLI redraws it every 10 steps);
   (b) what (a) trains (model settings, optimizer, clipping, data transform and augmentation,
       all read from (a)'s config) in a minimal hand-written PyTorch loop, run in turns with
       (a) inside each of its epochs (--interleave steps at a time), so both see the same machine;

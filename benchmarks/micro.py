@@ -4,7 +4,8 @@
 
 Best of 3 repeats of many calls each, on batch-128 tensors shaped like this project's:
 the batch gather, torchmetrics' accuracy update, Lightning's callback dispatch, the optimizer
-step with and without ``foreach``, and torch's CUDA check with Lightning's NVML setting.
+step with and without ``foreach``, torch's CUDA check with Lightning's NVML setting, and a whole
+training step of the model, eager and under ``torch.compile``.
 """
 
 import argparse
@@ -15,11 +16,13 @@ import warnings
 import lightning as L
 import numpy as np
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback, ModelCheckpoint
 from lightning.pytorch.demos.boring_classes import BoringModel
 from lightning.pytorch.trainer import call
 from torchmetrics.classification import MulticlassAccuracy
 
+from lstm_mnist.malloc import keep_freed_memory
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.nvml import VARIABLE
 
@@ -113,14 +116,37 @@ def cuda_check() -> dict[str, float]:
     return times
 
 
+def training_step() -> dict[str, float]:
+    """Forward, backward and RMSprop step of the seed model on one batch, eager and compiled
+    (torch.compile's default inductor backend; compiled before the timing)."""
+    sequences, labels = torch.rand(BATCH, 28, 28), torch.randint(0, 10, (BATCH,))
+    times = {}
+    for name, compiled in (("eager", False), ("torch.compile", True)):
+        model = LSTMClassifier()
+        optimizer = torch.optim.RMSprop(model.parameters(), lr=1e-3)
+        forward = torch.compile(model) if compiled else model
+
+        def step(forward=forward, optimizer=optimizer):
+            loss = F.cross_entropy(forward(sequences), labels)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+
+        step()
+        times[f"training step, {name}"] = microseconds(step, 50)
+    return times
+
+
 def main() -> None:
     global CALLS_SCALE
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls-scale", type=float, default=1.0, help="times the calls timed")
     CALLS_SCALE = parser.parse_args().calls_scale
+    keep_freed_memory()  # as lstm-mnist does at start (the training step's buffers)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     print("| measurement | us per call |\n|---|---|")
-    for part in (gather, accuracy_update, callback_dispatch, optimizer_step, cuda_check):
+    parts = (gather, accuracy_update, callback_dispatch, optimizer_step, cuda_check)
+    for part in (*parts, training_step):
         for name, value in part().items():
             print(f"| {name} | {value:.1f} |", flush=True)
 

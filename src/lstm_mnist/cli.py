@@ -92,7 +92,7 @@ class LSTMMnistCLI(LightningCLI):
         }
         kept = [cb for cb in callbacks if subcommand in used_by.get(type(cb), {subcommand})]
         for index, callback in enumerate(kept):
-            # type(...) is: a subclass is the user's; configured: the user's settings stand
+            # Only Lightning's default bar: a subclass, or any bar in the config, is the user's.
             if type(callback) is TQDMProgressBar and not any(callback is c for c in configured):
                 kept[index] = TQDMProgressBar(self._run(self.config).progress_refresh_rate)
         return kept

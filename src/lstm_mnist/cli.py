@@ -85,16 +85,16 @@ class LSTMMnistCLI(LightningCLI):
         and configs show them) join only the subcommands that use them (without a subcommand,
         run=False, a caller mostly fits), and Lightning's own progress bar, which would redraw at
         every step, redraws every --progress_refresh_rate steps."""
-        subcommand = self.subcommand or "fit"
+        subcommand, run = self.subcommand or "fit", self._run(self.config)
         used_by = {
             PredictionWriter: {"predict"},
-            TestReport: {"test", "fit"} if self._run(self.config).test_after_fit else {"test"},
+            TestReport: {"test", "fit"} if run.test_after_fit else {"test"},
         }
         kept = [cb for cb in callbacks if subcommand in used_by.get(type(cb), {subcommand})]
         for index, callback in enumerate(kept):
             # Only Lightning's default bar: a subclass, or any bar in the config, is the user's.
             if type(callback) is TQDMProgressBar and not any(callback is c for c in configured):
-                kept[index] = TQDMProgressBar(self._run(self.config).progress_refresh_rate)
+                kept[index] = TQDMProgressBar(run.progress_refresh_rate)
         return kept
 
     def _run(self, config):

@@ -127,7 +127,8 @@ class LSTMClassifier(L.LightningModule):
         self.log(f"{stage}/loss", loss, on_epoch=True, sync_dist=True, prog_bar=True)
 
     def on_train_epoch_start(self) -> None:
-        # Nothing carries over from an epoch that was interrupted (a fit stopped mid-epoch).
+        # train/acc counts this epoch's steps only, none from an epoch that was interrupted (a
+        # fit stopped mid-epoch). The train/loss window spans epochs, as log_every_n_steps does.
         self._train_logits.clear()
         self._train_labels.clear()
         self.train_acc.reset()

@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.profilers import SimpleProfiler
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lstm_mnist.cli import LSTMMnistCLI, cli_main
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
+from lstm_mnist.profiler import NoProfiler
 from lstm_mnist.report import TestReport as Report  # (not a pytest class)
 from tests.conftest import PROJECT_ROOT
 from tests.test_images import draw_seven
@@ -200,6 +202,22 @@ def test_the_progress_bar_redraws_every_few_steps(args, refresh_rate, tiny_data_
     trainer = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False).trainer
     bar = trainer.progress_bar_callback
     assert (bar and bar.refresh_rate) == refresh_rate
+
+
+@pytest.mark.parametrize(
+    ("args", "profiler"),
+    [
+        ([], NoProfiler),  # none configured: nothing profiled, without Lightning's per-call cost
+        (["--trainer.profiler", "simple"], SimpleProfiler),  # a configured one is kept
+    ],
+)
+def test_a_fit_without_a_profiler_pays_nothing_for_one(args, profiler, tiny_data_dir, tmp_path):
+    args = ["--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), *args]
+    args += ["--trainer.logger.init_args.save_dir", str(tmp_path)]
+    trainer = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False).trainer
+    assert type(trainer.profiler) is profiler
+    with trainer.profiler.profile("a step") as name:  # what Lightning's loop does with it
+        assert name == "a step"
 
 
 def test_a_cosine_cut_short_by_max_epochs_is_reported(tiny_data_dir, tmp_path, monkeypatch):

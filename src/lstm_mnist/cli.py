@@ -15,6 +15,7 @@ from jsonargparse.typing import PositiveInt
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
 from lstm_mnist.data import MNISTDataModule
@@ -23,6 +24,7 @@ from lstm_mnist.malloc import keep_freed_memory
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.nvml import skip_nvml_check_without_driver
 from lstm_mnist.predict import PredictionWriter
+from lstm_mnist.profiler import NoProfiler
 from lstm_mnist.report import TestReport
 
 # The model keeps its own configure_optimizers (the seed's RMSprop) so it also trains outside the
@@ -76,6 +78,8 @@ class LSTMMnistCLI(LightningCLI):
         configured = list(self._run(self.config_init).trainer.get("callbacks") or [])
         trainer = super().instantiate_trainer(**kwargs)
         trainer.callbacks = self._callbacks_of_this_run(trainer.callbacks, configured)
+        if type(trainer.profiler) is PassThroughProfiler:  # none configured: see profiler.py
+            trainer.profiler = NoProfiler()
         return trainer
 
     def _callbacks_of_this_run(self, callbacks: list, configured: list) -> list:

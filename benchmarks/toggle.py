@@ -41,21 +41,6 @@ from lstm_mnist.nvml import skip_nvml_check_without_driver
 warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
 
 
-def attribute_switch(owner: type, name: str, replacement):
-    """Switch owner.name between replacement (on) and what it was (off: its own or inherited)."""
-    own = vars(owner).get(name)
-
-    def switch(on: bool) -> None:
-        if on:
-            setattr(owner, name, replacement)
-        elif own is not None:
-            setattr(owner, name, own)
-        elif name in vars(owner):
-            delattr(owner, name)
-
-    return switch
-
-
 def lightning_profiler_switch(cli):
     shipped, lightning = cli.trainer.profiler, PassThroughProfiler()
 
@@ -66,14 +51,17 @@ def lightning_profiler_switch(cli):
 
 
 def state_key_switch(cli):
-    lightning_key = ModelCheckpoint.state_key.fget
+    lightning_key = vars(ModelCheckpoint)["state_key"]  # the property ModelCheckpoint defines
 
     def cached(self) -> str:
         if "_cached_state_key" not in vars(self):
-            self._cached_state_key = lightning_key(self)
+            self._cached_state_key = lightning_key.fget(self)
         return self._cached_state_key
 
-    return attribute_switch(ModelCheckpoint, "state_key", property(cached))
+    def switch(on: bool) -> None:
+        ModelCheckpoint.state_key = property(cached) if on else lightning_key
+
+    return switch
 
 
 def callbacks_switch(cli):

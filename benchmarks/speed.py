@@ -164,19 +164,24 @@ def through_the_project(cli: LSTMMnistCLI, hand: "HandLoop", interleave: int) ->
     }
 
 
-def ratio_interval(turns: list[tuple[float, float]], draws: int = 2000) -> dict:
+def bootstrap_interval(samples: list, statistic, draws: int = 2000) -> tuple[float, float]:
+    """95% bootstrap interval of statistic(samples): samples resampled with replacement."""
+    rng = random.Random(0)
+    values = sorted(statistic(rng.choices(samples, k=len(samples))) for _ in range(draws))
+    return values[int(0.025 * draws)], values[int(0.975 * draws) - 1]
+
+
+def ratio_interval(turns: list[tuple[float, float]]) -> dict:
     """(a)/(b) throughput over the paired turns, sum(b) / sum(a), with a 95% bootstrap interval
     (turns resampled with replacement). It treats turns as independent: the machine's drifts,
     mostly slower than a turn, hit both loops of a turn alike, which is what pairing is for."""
     if not turns:
         return {"pairs": 0, "ratio": None, "low": None, "high": None}
-    rng = random.Random(0)
 
     def ratio(sample):
         return sum(b for _, b in sample) / sum(a for a, _ in sample)
 
-    ratios = sorted(ratio(rng.choices(turns, k=len(turns))) for _ in range(draws))
-    low, high = ratios[int(0.025 * draws)], ratios[int(0.975 * draws) - 1]
+    low, high = bootstrap_interval(turns, ratio)
     return {"pairs": len(turns), "ratio": ratio(turns), "low": low, "high": high}
 
 

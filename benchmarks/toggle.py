@@ -23,7 +23,6 @@ over neighbouring pairs of blocks (one on, one off) of their median steps' diffe
 """
 
 import argparse
-import random
 import statistics
 import tempfile
 import time
@@ -33,7 +32,7 @@ from pathlib import Path
 from lightning.pytorch.callbacks import ModelCheckpoint, ModelSummary
 from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.profilers import PassThroughProfiler
-from speed import PROJECT_ROOT, project_cli
+from speed import PROJECT_ROOT, bootstrap_interval, project_cli
 
 from lstm_mnist.malloc import keep_freed_memory
 from lstm_mnist.nvml import skip_nvml_check_without_driver
@@ -150,13 +149,6 @@ def paired_savings(blocks: list[Block]) -> list[float]:
     return savings
 
 
-def mean_interval(values: list[float], draws: int = 2000) -> tuple[float, float]:
-    """95% bootstrap interval of the mean of values."""
-    rng = random.Random(0)
-    means = sorted(statistics.mean(rng.choices(values, k=len(values))) for _ in range(draws))
-    return means[int(0.025 * draws)], means[int(0.975 * draws) - 1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--change", choices=sorted(SWITCHES), nargs="+", required=True)
@@ -180,7 +172,7 @@ def main() -> None:
         steps = [step for _, block_on, times in blocks if block_on == on for step in times]
         print(f"| {label} | {len(steps)} | {1e6 * statistics.median(steps):.0f} |")
     savings = paired_savings(blocks)
-    low, high = mean_interval(savings)
+    low, high = bootstrap_interval(savings, statistics.mean)
     print(
         f"\nsaving per step: {1e6 * statistics.mean(savings):.0f} us, 95% interval "
         f"{1e6 * low:.0f} to {1e6 * high:.0f} ({len(savings)} pairs of {args.every}-step blocks)"

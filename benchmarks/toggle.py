@@ -17,6 +17,9 @@ over neighbouring pairs of blocks (one on, one off) of their median steps' diffe
              the profiler's label, computed once per checkpoint callback
   callbacks  the callbacks that only act at fit start (model summary, config saver) taken out of
              the list the Trainer calls at every hook
+  all-callbacks  every callback taken out of that list, checkpoints and learning-rate monitor
+             too: not a change to ship (nothing would be saved), but the most that any callback
+             work, or its dispatch, could cost
   manual     Lightning's manual optimization: the step calls zero_grad, manual_backward and
              step itself, without the automatic loop's closure (and without gradient clipping:
              use a config without it, such as the default)
@@ -64,11 +67,20 @@ def state_key_switch(cli):
 
 
 def callbacks_switch(cli):
+    return _callbacks_kept(cli, lambda cb: not isinstance(cb, (ModelSummary, SaveConfigCallback)))
+
+
+def all_callbacks_switch(cli):
+    return _callbacks_kept(cli, lambda cb: False)
+
+
+def _callbacks_kept(cli, keep):
+    """A switch that, when on, leaves the Trainer only the callbacks that keep(callback) accepts."""
     every = list(cli.trainer.callbacks)
-    per_step = [cb for cb in every if not isinstance(cb, (ModelSummary, SaveConfigCallback))]
+    kept = [cb for cb in every if keep(cb)]
 
     def switch(on: bool) -> None:
-        cli.trainer.callbacks = list(per_step if on else every)
+        cli.trainer.callbacks = list(kept if on else every)
 
     return switch
 
@@ -99,6 +111,7 @@ SWITCHES = {
     "lightning-profiler": lightning_profiler_switch,
     "state-key": state_key_switch,
     "callbacks": callbacks_switch,
+    "all-callbacks": all_callbacks_switch,
     "manual": manual_switch,
 }
 

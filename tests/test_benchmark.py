@@ -82,8 +82,8 @@ def test_the_parts_benchmark_times_every_part_in_both_loops(tiny_data_dir):
     command += ["--repeats", "1", "--interleave", "3", "--val-size", "50"]
     result = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
-    rows = [line.split("|")[1:4] for line in result.stdout.splitlines() if line.startswith("| ")]
-    timed = {name.strip(): (float(a), float(b)) for name, a, b in rows[1:]}
+    rows = [line.split("|")[1:6] for line in result.stdout.splitlines() if line.startswith("| ")]
+    timed = {name.strip(): (float(a), float(b)) for name, a, b, _, _ in rows[1:]}
     assert list(timed) == [
         "batch gather",
         "to_sequences",
@@ -96,6 +96,10 @@ def test_the_parts_benchmark_times_every_part_in_both_loops(tiny_data_dir):
     # each timer was reached (the message lists them all: pytest would cut a dict short)
     unreached = [name for name, (a, b) in timed.items() if not (a > 0 and b > 0)]
     assert not unreached, f"{unreached} not above 0 in both loops: {timed}"
+    # ... once per training step in both loops: fit's validation (forward and scaling under
+    # no_grad) is not charged to (a)'s training parts
+    calls = {name.strip(): (a.strip(), b.strip()) for name, _, _, a, b in rows[1:6]}
+    assert all(counts == ("1.00", "1.00") for counts in calls.values()), calls
 
 
 def test_the_toggle_benchmark_times_both_states(tiny_data_dir):
@@ -134,6 +138,7 @@ def test_each_toggle_takes_effect_and_undoes_itself(tiny_data_dir, tmp_path, mon
         "lightning-profiler": lambda: type(cli.trainer.profiler) is PassThroughProfiler,
         "state-key": lambda: checkpoint.state_key is checkpoint.state_key,  # computed once
         "callbacks": lambda: not any(isinstance(cb, ModelSummary) for cb in cli.trainer.callbacks),
+        "all-callbacks": lambda: not cli.trainer.callbacks,
         "manual": lambda: not cli.model.automatic_optimization,
     }
     assert set(effects) == set(SWITCHES)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU measurements of README "Performance", as one short script for a lent GPU machine:
 #   bash benchmarks/gpu.sh ../shared/datasets
-# Epoch times at batch 128 and 1024 in fp32 and bf16-mixed, then the GPU tests of the
+# Epoch times at batch 128 and 1024 in fp32 and bf16-mixed, once more at batch 128 with the
+# images in host memory (--data.on_device false: a copy per batch), then the GPU tests of the
 # data path (fit on the GPU for two batches). Prints Markdown tables; writes nothing else.
 set -euo pipefail
 DATA=${1:-../shared/datasets}
@@ -13,6 +14,9 @@ for batch in 128 1024; do
       --precision "$precision" --repeats 3
   done
 done
+echo "## batch 128, precision 32-true, data in host memory"
+python benchmarks/speed.py --data-dir "$DATA" --accelerator gpu --batch-size 128 --repeats 3 \
+  -- --data.on_device false
 python -m lstm_mnist fit --config configs/default.yaml --config configs/trainer/gpu.yaml \
   --data.data_dir "$DATA" --data.download false --trainer.fast_dev_run 2 \
   --trainer.logger false --trainer.callbacks '[]'

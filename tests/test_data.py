@@ -1,3 +1,4 @@
+from types import SimpleNamespace
 from urllib.error import URLError
 
 import numpy as np
@@ -165,3 +166,30 @@ def test_a_batch_is_the_samples_at_its_indices_in_order():
     assert torch.equal(batch_images, torch.stack([data[i][0] for i in indices]))
     assert torch.equal(batch_labels, torch.stack([data[i][1] for i in indices]))
     assert batch_images.dtype == torch.uint8
+
+
+def trainer_on(device: str) -> SimpleNamespace:
+    """What the data module asks of a Trainer to place its splits: the device it trains on."""
+    return SimpleNamespace(strategy=SimpleNamespace(root_device=torch.device(device)))
+
+
+@pytest.mark.parametrize(("on_device", "held_on"), [(True, "meta"), (False, "cpu")])
+def test_splits_are_held_where_the_trainer_trains(tiny_data_dir, on_device, held_on):
+    # "meta" stands in for a GPU: a device other than the host's, with no data behind it
+    dm = MNISTDataModule(data_dir=str(tiny_data_dir), val_size=50, on_device=on_device)
+    dm.trainer = trainer_on("meta")
+    dm.setup("fit")
+    dm.setup("test")
+    for split in (dm.train_set, dm.val_set, dm.test_set):
+        assert split.images.device.type == split.labels.device.type == held_on
+    batch = next(iter(dm.train_dataloader()))  # the batch's indices follow the images there
+    assert [tensor.device.type for tensor in batch] == [held_on, held_on]
+    moved = dm.transfer_batch_to_device(batch, torch.device("meta"), 0)
+    assert all(m.device.type == "meta" for m in moved)
+    assert (moved[0] is batch[0]) == on_device  # on the device already: not copied again
+
+
+def test_splits_made_without_a_trainer_stay_in_host_memory(tiny_data_dir):
+    dm = MNISTDataModule(data_dir=str(tiny_data_dir), val_size=50)  # on_device by default
+    dm.setup("fit")
+    assert dm.train_set.images.device.type == "cpu"

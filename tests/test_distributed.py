@@ -56,7 +56,8 @@ def test_eval_loaders_cover_each_sample_once_across_ranks(tiny_data_dir):
     seen = []
     for rank in range(2):
         dm = MNISTDataModule(data_dir=str(tiny_data_dir), val_size=51)
-        dm.trainer = SimpleNamespace(world_size=2, global_rank=rank)
+        cpu = SimpleNamespace(root_device=torch.device("cpu"))
+        dm.trainer = SimpleNamespace(world_size=2, global_rank=rank, strategy=cpu)
         dm.setup("fit")
         seen += list(dm.val_dataloader().sampler)
     assert sorted(seen) == list(range(51))  # 51 is odd: a padding sampler would repeat one

@@ -27,7 +27,8 @@ class TestReport(Callback):
         if logger is None or not trainer.is_global_zero:
             return
         data = trainer.datamodule
-        images, labels = data.test_set.images, data.test_set.labels
+        # in host memory: the figures are drawn there (the set may be on the GPU, on_device)
+        images, labels = data.test_set.images.cpu(), data.test_set.labels.cpu()
         # The whole test set again, on rank 0 alone: under DDP each rank saw only its share.
         preds = torch.cat([predict(pl_module, data, part) for part in images.split(1000)])
         matrix = torch.bincount(labels * 10 + preds, minlength=100).reshape(10, 10)

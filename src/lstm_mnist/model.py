@@ -86,7 +86,10 @@ class LSTMClassifier(L.LightningModule):
         self._train_losses.append(loss.detach())
         if (self.global_step + 1) % self.trainer.log_every_n_steps == 0:
             self._update_train_accuracy()
-            self.log("train/loss", torch.stack(self._train_losses).mean(), prog_bar=True)
+            # Logged from host memory: Lightning turns each progress-bar value into a number at
+            # every step, not only when it changes, and on a GPU that .item() would wait for all
+            # the GPU's queued work. One copy per logging step waits once instead.
+            self.log("train/loss", torch.stack(self._train_losses).mean().cpu(), prog_bar=True)
             self._train_losses.clear()
         return loss
 

@@ -75,9 +75,10 @@ class TensorBatches(Dataset):
         # (benchmarks/micro.py).
         index = torch.from_numpy(np.fromiter(indices, np.int64, len(indices)))
         if self.images.is_cuda:
-            # A copy from pageable memory first waits for all the GPU work queued so far, which
-            # would stop the host from running ahead of the GPU at every step; from pinned
-            # memory it is queued like a kernel (PyTorch caches the pinned blocks).
+            # To copy from pageable memory the driver may first wait for all the GPU work queued
+            # so far (CUDA: "API synchronization behavior"), which would stop the host from
+            # running ahead at every step; from pinned memory (PyTorch caches the blocks) the
+            # copy is queued like a kernel.
             index = index.pin_memory().to(self.images.device, non_blocking=True)
         elif self.images.device != index.device:
             index = index.to(self.images.device)

@@ -153,7 +153,7 @@ def main() -> None:
             + ["--data.download", "false", "--data.val_size", str(args.val_size)]
             + ["--trainer.max_epochs", "1", "--trainer.accelerator", "cpu"]
             + ["--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false"]
-            + ["--trainer.logger.init_args.save_dir", workdir],
+            + ["--trainer.default_root_dir", workdir],
             run=False,
         )
         instrument(cli.model)

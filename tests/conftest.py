@@ -1,5 +1,9 @@
-"""Fixtures: tiny IDX datasets the tests write themselves, and the real files when present."""
+"""Fixtures and helpers: tiny IDX datasets the tests write themselves, the real files when
+present, and the installed ``lstm-mnist`` script run the way a user runs it."""
 
+import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -8,8 +12,13 @@ import pytest
 from lstm_mnist.data import RAW_FILES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATASETS = PROJECT_ROOT.parent / "shared" / "datasets"
+CONFIGS = PROJECT_ROOT / "configs"
+# Where the real MNIST and Fashion-MNIST IDX files are; CI and this project's machines have them
+# beside the checkout. Point the variable elsewhere on another machine.
+DATASETS_VARIABLE = "LSTM_MNIST_DATASETS"
+SHARED_DATASETS = Path(os.environ.get(DATASETS_VARIABLE) or PROJECT_ROOT.parent / "shared/datasets")
 TINY_TRAIN, TINY_TEST = 300, 70
+QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 
 
 def write_idx(path: Path, array: np.ndarray) -> None:
@@ -30,6 +39,41 @@ def write_tiny_mnist(root: Path, folder: str = "MNIST", seed: int = 0) -> Path:
     return root
 
 
+def lstm_mnist(
+    *args, cwd: Path, timeout: float = 240, merged: bool = False, **env: str
+) -> subprocess.CompletedProcess:
+    """The installed ``lstm-mnist`` script, run in a subprocess from ``cwd`` (not the checkout),
+    one torch thread (two threads per process crawl on a busy 2-core machine). ``merged``: its
+    stderr goes into stdout, as in a log file."""
+    script = shutil.which("lstm-mnist")
+    assert script, "the lstm-mnist script is not installed: pip install -e '.[dev]'"
+    assert PROJECT_ROOT not in [Path(cwd), *Path(cwd).parents], "run it outside the checkout"
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", **env}
+    return subprocess.run(
+        [script, *map(str, args)],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT if merged else subprocess.PIPE,
+        text=True,
+        timeout=timeout,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess, *named: str) -> str:
+    """The command failed and ended with one ``error:`` line that names each of ``named``, with
+    no traceback and no usage dump before it; returns that line."""
+    assert result.returncode != 0, result.stdout[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines and lines[-1].startswith("error: "), result.stderr[-3000:]
+    assert not any(line.startswith("usage:") for line in lines), result.stderr[-3000:]
+    for name in named:
+        assert name in lines[-1], (name, lines[-1])
+    return lines[-1]
+
+
 @pytest.fixture(scope="session")
 def tiny_data_dir(tmp_path_factory) -> Path:
     return write_tiny_mnist(tmp_path_factory.mktemp("tiny"))
@@ -38,5 +82,47 @@ def tiny_data_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
     if not (SHARED_DATASETS / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file():
-        pytest.skip(f"real MNIST files not found under {SHARED_DATASETS}")
+        pytest.skip(f"real MNIST files not found in {SHARED_DATASETS} (set {DATASETS_VARIABLE})")
     return SHARED_DATASETS
+
+
+@pytest.fixture(scope="session")
+def trained(tiny_data_dir, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """One short fit of the padded config on tiny data by the installed script, from a folder
+    of its own, into ``<that folder>/runs``: (its run folder, the finished process)."""
+    workdir = tmp_path_factory.mktemp("trained")
+    root = workdir / "runs"
+    result = lstm_mnist(
+        "fit",
+        "--config",
+        CONFIGS / "padded.yaml",
+        "--data.data_dir",
+        tiny_data_dir,
+        "--data.val_size",
+        "50",
+        "--trainer.max_epochs",
+        "2",
+        "--trainer.default_root_dir",
+        root,
+        *QUIET,
+        cwd=workdir,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return root / "lightning_logs" / "version_0", result
+
+
+@pytest.fixture(scope="session")
+def trained_run(trained) -> Path:
+    """The run folder of ``trained`` (checkpoints/last.ckpt and the best one): read it only;
+    a test that changes a run copies it first (``copy_run``)."""
+    return trained[0]
+
+
+def copy_run(run: Path, root: Path) -> Path:
+    """A copy of a run folder as ``<root>/lightning_logs/<its name>``."""
+    return Path(shutil.copytree(run, root / "lightning_logs" / run.name))
+
+
+def best_checkpoint(run: Path) -> Path:
+    (best,) = (path for path in (run / "checkpoints").glob("*.ckpt") if path.name != "last.ckpt")
+    return best

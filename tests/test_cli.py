@@ -1,12 +1,9 @@
-import csv
-import subprocess
-import sys
 import warnings
-from pathlib import Path
 
 import pytest
 import yaml
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.profilers import SimpleProfiler
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -16,18 +13,17 @@ from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
 from lstm_mnist.profiler import NoProfiler
 from lstm_mnist.report import TestReport as Report  # (not a pytest class)
-from tests.conftest import PROJECT_ROOT
-from tests.test_images import draw_seven
+from tests.conftest import (
+    PROJECT_ROOT,
+    assert_one_line_error,
+    best_checkpoint,
+    lstm_mnist,
+)
 
 CONFIGS = sorted((PROJECT_ROOT / "configs").glob("*.yaml"))
 DEFAULT, PADDED = (str(PROJECT_ROOT / "configs" / f"{name}.yaml") for name in ("default", "padded"))
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 QUIET += ["--trainer.log_every_n_steps", "1"]
-
-
-def run_module(*args: str, cwd) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "lstm_mnist", *map(str, args)]
-    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=180)
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.name)
@@ -61,81 +57,6 @@ def test_print_config_round_trip(tiny_data_dir, tmp_path, capsys):
     assert settings["data"]["pad_width"] == 14 and settings["optimizer"]["init_args"]["lr"] == 1e-3
 
 
-def test_fit_fast_dev_run_in_a_subprocess(tiny_data_dir, tmp_path):
-    args = ["fit", "--config", PADDED, "--data.data_dir", tiny_data_dir, "--data.val_size", "50"]
-    result = run_module(*args, "--trainer.fast_dev_run", "true", *QUIET, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-
-
-def test_fit_writes_run_folder_then_test_validate_predict(
-    tiny_data_dir, tmp_path, monkeypatch, capsys
-):
-    monkeypatch.chdir(tmp_path)
-    common = ["--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), "--data.val_size", "50"]
-    fit_args = ["fit", *common, *QUIET, "--trainer.max_epochs", "2", "--test_after_fit", "true"]
-    fit = cli_main(fit_args)
-    run = tmp_path / "lightning_logs" / "version_0"
-    assert (run / "config.yaml").is_file() and list(run.glob("events.out.tfevents.*"))
-    best = fit.trainer.checkpoint_callback.best_model_path
-    assert (run / "checkpoints" / "last.ckpt").is_file()
-    assert Path(best).resolve().parent == run / "checkpoints"
-    logged = EventAccumulator(str(run)).Reload().Tags()["scalars"]
-    for key in ("train/loss", "train/acc", "val/loss", "val/acc", "test/loss", "test/acc"):
-        assert key in logged, key
-
-    test = cli_main(["test", *common, *QUIET, "--ckpt_path", best])
-    assert test.trainer.callback_metrics["test/acc"] == fit.trainer.callback_metrics["test/acc"]
-    validate = cli_main(["validate", *common, *QUIET, "--ckpt_path", best])
-    assert "val/acc" in validate.trainer.callback_metrics
-    cli_main(["predict", *common, *QUIET, "--ckpt_path", best])
-    assert "test[0]: " in capsys.readouterr().out
-
-    # predict on a person's files: the readable ones are predicted, the others named, exit 1
-    photos = tmp_path / "photos"
-    photos.mkdir()
-    draw_seven().save(photos / "seven.png")
-    (photos / "broken.jpg").write_bytes(b"not a jpeg")
-    output = tmp_path / "predictions.csv"
-    files = ["--data.predict_files", f"[{photos}]", "--prediction_writer.output", str(output)]
-    with pytest.raises(SystemExit, match="1 of 2 files could not be read"):
-        cli_main(["predict", *common, *QUIET, "--ckpt_path", best, *files])
-    printed = capsys.readouterr()
-    assert "broken.jpg" in printed.err and "seven.png: " in printed.out
-    (row,) = csv.DictReader(output.open())
-    assert row["file"].endswith("seven.png") and 0 <= int(row["digit"]) <= 9
-
-
-@pytest.mark.parametrize(
-    ("option", "message"),
-    [
-        (["--data.pad_width", "-1"], "data option pad_width=-1 must be 0 or more"),
-        (["--model.num_layers", "0"], "model option num_layers=0 must be at least 1"),
-        (["--data.val_size", "100000"], "val_size=100000 must be smaller than the 300"),
-        (["--model.hiden_size", "8"], "hiden_size"),
-        (["--data.pad_width", "many"], "pad_width"),
-    ],
-)
-def test_bad_options_fail_with_a_message(option, message, tiny_data_dir, tmp_path, capsys):
-    args = ["fit", "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), *option]
-    with pytest.raises(SystemExit) as exit_:
-        cli_main([*args, "--trainer.fast_dev_run", "true"])
-    # our errors are the exit message itself; jsonargparse prints its own to stderr, exit code 2
-    assert exit_.value.code != 0
-    assert message in f"{exit_.value.code}{capsys.readouterr().err}"
-
-
-def test_missing_data_offline_is_one_clear_error(tmp_path):
-    args = ["fit", "--config", DEFAULT, "--data.data_dir", tmp_path / "empty"]
-    result = run_module(*args, "--data.download", "false", cwd=tmp_path)
-    assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert "train-images-idx3-ubyte" in result.stderr and "--data.data_dir" in result.stderr
-
-
-def test_console_script_is_installed(tmp_path):
-    result = subprocess.run(["lstm-mnist", "--help"], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and "fit" in result.stdout
-
-
 @pytest.mark.parametrize(
     "preset", sorted((PROJECT_ROOT / "configs" / "trainer").glob("*.yaml")), ids=lambda p: p.name
 )
@@ -146,38 +67,36 @@ def test_trainer_presets_stack_on_a_model_config(preset, capsys):
     assert trainer | yaml.safe_load(preset.read_text())["trainer"] == trainer
 
 
-def test_download_command_needs_no_network_when_files_are_there(tiny_data_dir, capsys):
-    from lstm_mnist.download import main
-
-    main(["--data_dir", str(tiny_data_dir)])
-    assert f"ready in {tiny_data_dir / 'MNIST' / 'raw'}" in capsys.readouterr().out
-
-
 @pytest.mark.parametrize(
-    ("subcommand", "writer", "report"),
+    ("subcommand", "writer", "report", "fitting"),
     [
-        ("fit", False, False),
-        ("fit --test_after_fit true", False, True),
-        ("validate", False, False),
-        ("test", False, True),
-        ("predict", True, False),
+        ("fit", False, False, True),
+        ("fit --test_after_fit true", False, True, True),
+        ("validate", False, False, False),
+        ("test", False, True, False),
+        ("predict", True, False, False),
     ],
 )
 def test_stage_callbacks_join_only_the_subcommands_that_use_them(
-    subcommand, writer, report, tiny_data_dir, tmp_path, monkeypatch
+    subcommand, writer, report, fitting, trained_run, tiny_data_dir, tmp_path
 ):
-    monkeypatch.chdir(tmp_path)
     args = [*subcommand.split(), "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), *QUIET]
-    args += ["--data.val_size", "50", "--trainer.fast_dev_run", "true"]
+    args += ["--data.val_size", "50", "--trainer.default_root_dir", str(tmp_path)]
+    args += [f"--trainer.limit_{stage}_batches=1" for stage in ("train", "val", "test", "predict")]
+    args += ["--trainer.max_epochs", "1", "--prediction_writer.print_limit", "0"]
+    if not fitting:
+        args += ["--ckpt_path", str(best_checkpoint(trained_run))]
     cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args)
     kinds = {type(callback) for callback in cli.trainer.callbacks}
     assert (PredictionWriter in kinds, Report in kinds) == (writer, report)
-    assert {ModelCheckpoint, LearningRateMonitor} <= kinds
+    assert ModelCheckpoint in kinds
+    # the run's config and its learning-rate curve belong to a fit
+    assert (LearningRateMonitor in kinds, SaveConfigCallback in kinds) == (fitting, fitting)
 
 
 def test_without_a_subcommand_the_callbacks_are_fits(tiny_data_dir, tmp_path):
     args = ["--config", DEFAULT, "--data.data_dir", str(tiny_data_dir)]
-    args += ["--trainer.logger.init_args.save_dir", str(tmp_path)]
+    args += ["--trainer.default_root_dir", str(tmp_path)]
     cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)
     checkpoints = [cb for cb in cli.trainer.callbacks if isinstance(cb, ModelCheckpoint)]
     assert sorted(cb.filename for cb in checkpoints) == sorted(
@@ -198,7 +117,7 @@ def test_without_a_subcommand_the_callbacks_are_fits(tiny_data_dir, tmp_path):
 )
 def test_the_progress_bar_redraws_every_few_steps(args, refresh_rate, tiny_data_dir, tmp_path):
     args = ["--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), *args]
-    args += ["--trainer.logger.init_args.save_dir", str(tmp_path)]
+    args += ["--trainer.default_root_dir", str(tmp_path)]
     trainer = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False).trainer
     bar = trainer.progress_bar_callback
     assert (bar and bar.refresh_rate) == refresh_rate
@@ -213,7 +132,7 @@ def test_the_progress_bar_redraws_every_few_steps(args, refresh_rate, tiny_data_
 )
 def test_a_fit_without_a_profiler_pays_nothing_for_one(args, profiler, tiny_data_dir, tmp_path):
     args = ["--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), *args]
-    args += ["--trainer.logger.init_args.save_dir", str(tmp_path)]
+    args += ["--trainer.default_root_dir", str(tmp_path)]
     trainer = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False).trainer
     assert type(trainer.profiler) is profiler
     with trainer.profiler.profile("a step") as name:  # what Lightning's loop does with it
@@ -236,5 +155,98 @@ def test_bf16_mixed_precision_trains_on_cpu(tiny_data_dir, tmp_path):
     # The GPU preset's bf16 option, exercised where the tests run: autocast on CPU.
     args = ["fit", "--config", DEFAULT, "--data.data_dir", tiny_data_dir, "--data.val_size", "50"]
     args += ["--trainer.precision", "bf16-mixed", "--trainer.fast_dev_run", "true", *QUIET]
-    result = run_module(*args, cwd=tmp_path)
+    result = lstm_mnist(*args, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+# The doors users walk through: the installed script, from a folder that is not the checkout.
+
+
+def test_a_fit_exits_0_and_writes_only_under_its_root_dir(trained):
+    run, result = trained
+    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert "LSTMMnistCLI object" not in result.stdout
+    assert "Best checkpoint (val/acc=" in result.stdout and str(run) in result.stdout
+    workdir = run.parents[2]
+    assert sorted(path.name for path in workdir.iterdir()) == ["runs"]  # nothing in the cwd
+    assert (run / "config.yaml").is_file() and list(run.glob("events.out.tfevents.*"))
+    assert (run / "checkpoints" / "last.ckpt").is_file() and best_checkpoint(run).is_file()
+    tags = EventAccumulator(str(run)).Reload().Tags()["scalars"]
+    assert {"train/acc", "val/loss", "val/acc", "lr-RMSprop"} <= set(tags)
+
+
+@pytest.mark.parametrize("subcommand", ["test", "validate", "predict"])
+def test_evaluating_without_a_checkpoint_says_which_to_pass(subcommand, tiny_data_dir, tmp_path):
+    args = [subcommand, "--config", DEFAULT, "--data.data_dir", tiny_data_dir]
+    result = lstm_mnist(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert_one_line_error(result, f"{subcommand} needs a trained model", "--ckpt_path")
+    assert list(tmp_path.iterdir()) == []  # no run folder, no config.yaml
+
+
+def test_ckpt_path_last_with_nothing_saved_says_so(tiny_data_dir, tmp_path):
+    args = ["test", "--config", DEFAULT, "--data.data_dir", tiny_data_dir, "--ckpt_path", "last"]
+    result = lstm_mnist(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert_one_line_error(result, "--ckpt_path last", "fit one first")
+    assert list(tmp_path.iterdir()) == []
+
+
+BAD_YAML = "trainer:\n  max_epochs: [1\n"
+
+
+@pytest.mark.parametrize(
+    ("options", "named", "code"),
+    [
+        (["--optimizer.lr", "-1"], ["optimizer RMSprop", "-1", "--optimizer"], 1),
+        (["--lr_scheduler.factor", "2"], ["ReduceLROnPlateau", "Factor should be < 1"], 1),
+        (["--trainer.max_epochs", "-3"], ["max_epochs", "-3"], 1),
+        (["--data.pad_width", "-1"], ["data option pad_width=-1 must be 0 or more"], 1),
+        (["--model.num_layers", "0"], ["model option num_layers=0 must be at least 1"], 1),
+        (["--data.val_size", "100000"], ["val_size=100000 must be smaller than the 300"], 1),
+        (["--model.hiden_size", "8"], ["hiden_size", "lstm-mnist fit --help"], 2),
+        (["--data.pad_width", "many"], ["data.pad_width", "many"], 2),
+        (["--config", "bad.yaml"], ["bad.yaml", "line 3"], 1),
+        (["--trainer.default_root_dir", "afile/runs"], ["default_root_dir", "afile/runs"], 1),
+        (["--data.data_dir", "afile"], ["data_dir", "afile", "is a file"], 1),
+    ],
+    ids=lambda value: " ".join(value) if isinstance(value, list) else None,
+)
+def test_a_bad_option_is_one_line_that_names_it(options, named, code, tiny_data_dir, tmp_path):
+    (tmp_path / "bad.yaml").write_text(BAD_YAML)
+    (tmp_path / "afile").write_text("not a folder")
+    args = ["fit", "--config", DEFAULT, "--data.data_dir", tiny_data_dir, *options]
+    result = lstm_mnist(*args, *QUIET, cwd=tmp_path)
+    assert result.returncode == code
+    assert_one_line_error(result, *named)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "bad.yaml"]
+
+
+def test_no_logger_drops_the_learning_rate_monitor(tiny_data_dir, tmp_path):
+    args = ["fit", "--config", DEFAULT, "--data.data_dir", tiny_data_dir, "--data.val_size", "50"]
+    args += ["--trainer.logger", "false", "--trainer.max_epochs", "1", *QUIET]
+    result = lstm_mnist(*args, "--trainer.default_root_dir", tmp_path / "root", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert not list(tmp_path.rglob("lightning_logs")) and not list(tmp_path.rglob("events.*"))
+    assert (tmp_path / "root" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_missing_data_offline_is_one_clear_error(tmp_path):
+    args = ["fit", "--config", DEFAULT, "--data.data_dir", tmp_path / "empty"]
+    result = lstm_mnist(*args, "--data.download", "false", cwd=tmp_path)
+    message = assert_one_line_error(result, "train-images-idx3-ubyte", "--data.data_dir")
+    assert result.returncode == 1 and "lstm-mnist download" in message
+    assert "--data.download true" not in message  # already the default
+
+
+def test_help_names_every_command(tmp_path):
+    result = lstm_mnist("--help", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("usage: lstm-mnist")
+    for command in ("fit", "validate", "test", "predict", "download", "explain", "export"):
+        assert command in result.stdout, command
+
+
+def test_download_needs_no_network_when_the_files_are_there(tiny_data_dir, tmp_path):
+    result = lstm_mnist("download", "--data_dir", tiny_data_dir, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"ready in {tiny_data_dir / 'MNIST' / 'raw'}" in result.stdout

@@ -4,6 +4,7 @@ Every subprocess runs under a timeout, so that a hang fails the test instead of 
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -217,3 +218,36 @@ def test_a_dead_rank_ends_the_whole_job(tiny_data_dir, tmp_path):
     finally:
         job.kill()
     assert returncode != 0
+
+
+def test_ctrl_c_then_a_bad_resume_leave_the_run_intact(tiny_data_dir, tmp_path):
+    args = fit_args(tiny_data_dir, "--trainer.accelerator", "cpu", "--trainer.max_epochs", "40")
+    script = shutil.which("lstm-mnist")
+    fit = subprocess.Popen(
+        [script, *args[:1], *args[1:]],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    try:
+        wait_for(lambda: last_checkpoint_epoch(tmp_path) >= 1, 120, "epoch 1's checkpoint")
+        fit.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        _, stderr = fit.communicate(timeout=60)
+    finally:
+        fit.kill()
+    assert fit.returncode != 0 and "Traceback" not in stderr, stderr[-3000:]
+    (run,) = run_folders(tmp_path)
+    saved = {path.name: path.read_bytes() for path in (run / "checkpoints").iterdir()}
+    assert checkpoint_epoch(run / "checkpoints" / "last.ckpt") >= 1
+    bad = subprocess.run(
+        [script, *args, "--ckpt_path", "last", "--optimizer.lr", "-1"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert {path.name: path.read_bytes() for path in (run / "checkpoints").iterdir()} == saved
+    assert run_folders(tmp_path) == [run]

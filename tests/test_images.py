@@ -1,10 +1,12 @@
+import warnings
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image, ImageDraw
 
 from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.images import ImageError, expand_paths, load_digit, mnist_like
+from lstm_mnist.images import MAX_SIDE, ImageError, expand_paths, load_digit, mnist_like, read_ink
 
 
 def draw_seven(size=(300, 200), ink=0, paper=255, mode="RGB") -> Image.Image:
@@ -15,6 +17,11 @@ def draw_seven(size=(300, 200), ink=0, paper=255, mode="RGB") -> Image.Image:
     colour = ink if mode == "L" else (ink, ink, ink) + ((255,) if mode == "RGBA" else ())
     pen.line([(40, 30), (140, 30), (80, 170)], fill=colour, width=18)
     return image
+
+
+def assert_same_digit(path, reference_path) -> None:
+    difference = load_digit(path).float() - load_digit(reference_path)
+    assert difference.abs().mean() < 8  # of 255: JPEG and resampling blur a little
 
 
 def ink_box(digit: torch.Tensor, level: int = 60) -> tuple[int, int]:
@@ -49,8 +56,7 @@ def test_photo_becomes_an_mnist_like_digit(tmp_path):
 def test_any_polarity_mode_and_size_give_the_same_digit(tmp_path, name, image):
     draw_seven().save(tmp_path / "reference.png")
     image.save(tmp_path / name)
-    difference = load_digit(tmp_path / name).float() - load_digit(tmp_path / "reference.png")
-    assert difference.abs().mean() < 8  # of 255: JPEG and resampling blur a little
+    assert_same_digit(tmp_path / name, tmp_path / "reference.png")
 
 
 def test_a_real_mnist_digit_survives_the_round_trip(real_data_dir):
@@ -82,8 +88,10 @@ def test_bad_files_are_named(tmp_path, content, reason):
 
 def test_blank_and_missing_files(tmp_path):
     Image.new("L", (50, 50), 255).save(tmp_path / "blank.png")
-    with pytest.raises(ImageError, match="blank"):
+    with pytest.raises(ImageError, match=r"blank.png: the image is blank \(no ink to read\)"):
         load_digit(tmp_path / "blank.png")
+    with pytest.raises(ImageError, match=r"^the image is blank"):  # an array has no file name
+        mnist_like(np.full((5, 5), 7.0))
     with pytest.raises(ImageError, match="nowhere.png: no such file"):
         load_digit(tmp_path / "nowhere.png")
 
@@ -95,3 +103,68 @@ def test_files_folders_and_globs(tmp_path):
     (tmp_path / "sub" / "c.bmp").write_bytes(b"x")
     found = expand_paths([str(tmp_path), str(tmp_path / "sub" / "*.bmp"), "missing.png"])
     assert [p.name for p in found] == ["a.jpg", "b.png", "c.bmp", "missing.png"]
+
+
+@pytest.mark.parametrize(("ink", "paper"), [(60000, 0), (1000, 60000), (1000, 20000)])
+def test_a_16_bit_grey_png_is_read_at_full_precision(tmp_path, ink, paper):
+    # converted to 8 bits, all these values clip to 255: the light paper would read as blank.
+    # Paper at 20000 is light in this image's own range, though darker than half of 65535.
+    draw_seven().save(tmp_path / "reference.png")
+    is_ink = np.asarray(draw_seven(mode="L")) < 128
+    Image.fromarray(np.where(is_ink, ink, paper).astype(np.uint16)).save(tmp_path / "deep.png")
+    assert Image.open(tmp_path / "deep.png").mode == "I;16"
+    assert_same_digit(tmp_path / "deep.png", tmp_path / "reference.png")
+
+
+def test_a_float_tiff_is_read_in_its_own_range(tmp_path):
+    draw_seven().save(tmp_path / "reference.png")
+    values = np.asarray(draw_seven(mode="L"), np.float32) / 1000  # paper 0.255, ink 0
+    Image.fromarray(values).save(tmp_path / "float.tif")
+    assert Image.open(tmp_path / "float.tif").mode == "F"
+    assert_same_digit(tmp_path / "float.tif", tmp_path / "reference.png")
+
+
+def test_gif_tiff_and_webp_are_read_and_found_in_folders(tmp_path):
+    draw_seven().save(tmp_path / "reference.png")
+    blank = Image.new("RGB", (300, 200), "white")
+    # an animated GIF: its first frame is the digit, the second frame (blank) is not read
+    draw_seven().save(tmp_path / "moving.gif", save_all=True, append_images=[blank])
+    draw_seven(mode="L").save(tmp_path / "scan.tif")
+    draw_seven().save(tmp_path / "multi.tiff", save_all=True, append_images=[blank])
+    draw_seven().save(tmp_path / "web.webp", lossless=True)
+    names = ["moving.gif", "multi.tiff", "reference.png", "scan.tif", "web.webp"]
+    assert [path.name for path in expand_paths([str(tmp_path)])] == names
+    for name in names:
+        assert_same_digit(tmp_path / name, tmp_path / "reference.png")
+
+
+def big_photo(size=(6000, 4000)) -> Image.Image:
+    """draw_seven at 20 times its size: a phone photo of a digit."""
+    image = Image.new("RGB", size, "white")
+    pen = ImageDraw.Draw(image)
+    pen.line([(800, 600), (2800, 600), (1600, 3400)], fill="black", width=360)
+    return image
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "photo.png"])
+def test_a_big_photo_is_read_shrunk(tmp_path, name):
+    draw_seven().save(tmp_path / "reference.png")
+    big_photo().save(tmp_path / name)
+    ink = read_ink(tmp_path / name)
+    assert max(ink.shape) <= MAX_SIDE and ink.dtype == np.float32
+    assert ink.shape[0] / ink.shape[1] == pytest.approx(4000 / 6000, abs=0.01)  # aspect kept
+    assert_same_digit(tmp_path / name, tmp_path / "reference.png")
+
+
+def test_images_past_pils_bomb_limits_warn_nothing_or_are_refused_by_name(tmp_path, monkeypatch):
+    # PIL warns above MAX_IMAGE_PIXELS and refuses above twice that; a small limit stands in
+    # for the real 89 million, so the images stay small
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)
+    draw_seven().save(tmp_path / "reference.png")
+    draw_seven().resize((450, 300)).save(tmp_path / "large.png")  # 135,000 pixels
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert_same_digit(tmp_path / "large.png", tmp_path / "reference.png")
+    draw_seven().resize((600, 400)).save(tmp_path / "huge.png")  # 240,000 pixels
+    with pytest.raises(ImageError, match=r"huge.png: the image is too large to read \(240,000 p"):
+        load_digit(tmp_path / "huge.png")

@@ -1,13 +1,9 @@
-"""TensorBoard report after test, `explain` and `export` on a run fitted on tiny data."""
+"""TensorBoard report after test, and `explain`, on a run fitted on tiny data."""
 
-import numpy as np
 import pytest
-import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lstm_mnist.cli import cli_main
-from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.export import image_classifier
+from lstm_mnist.cli import cli_main, run_cli
 from tests.conftest import PROJECT_ROOT
 
 DEFAULT = str(PROJECT_ROOT / "configs" / "default.yaml")
@@ -30,11 +26,11 @@ def fitted_run(tiny_data_dir, tmp_path_factory):
         "1",
         "--test_after_fit",
         "true",
-        "--trainer.logger.init_args.save_dir",
+        "--trainer.default_root_dir",
         str(workdir),
         *QUIET,
     ]
-    cli = cli_main(args)
+    cli = run_cli(args)
     return workdir / "lightning_logs" / "version_0", cli.trainer.checkpoint_callback.best_model_path
 
 
@@ -61,19 +57,3 @@ def test_explain_writes_the_reading_figure(fitted_run, tiny_data_dir, tmp_path, 
 def test_explain_rejects_indices_outside_the_test_set(fitted_run, tiny_data_dir):
     with pytest.raises(SystemExit, match=r"explain option index=\[100000\] must be in \[0, 69\]"):
         explain(fitted_run, tiny_data_dir, "--index", "[100000]")
-
-
-def test_onnx_export_matches_pytorch_on_real_digits(fitted_run, real_data_dir, tmp_path):
-    onnxruntime = pytest.importorskip("onnxruntime")
-    out = tmp_path / "model.onnx"
-    cli_main(["export", "--ckpt_path", fitted_run[1], "--format", "onnx", "--out", str(out)])
-    data = MNISTDataModule(data_dir=str(real_data_dir), download=False)
-    data.setup("test")
-    classifier = image_classifier(fitted_run[1]).eval()
-    session = onnxruntime.InferenceSession(str(out))
-    for size in (1, 37):  # the batch axis is dynamic
-        images = data.test_set.images[:size].float()
-        (logits,) = session.run(None, {"images": images.numpy()})
-        with torch.inference_mode():
-            expected = classifier(images).numpy()
-        np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)

@@ -1,6 +1,12 @@
-"""A trained run back from its checkpoint: the model and the data module it was trained with."""
+"""A trained run back from its checkpoint: read safely, with the settings it was trained with.
+
+A checkpoint that ``fit`` wrote holds the model's and the data module's constructor arguments, so
+``test``, ``validate``, ``predict``, ``explain`` and ``export`` rebuild exactly the model that was
+trained from the file alone, whatever config the user names beside it.
+"""
 
 import inspect
+import zipfile
 from pathlib import Path
 
 import torch
@@ -9,19 +15,76 @@ from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import LstmMnistError
 from lstm_mnist.model import LSTMClassifier
 
+# What the model sees and how it is built; the rest of the data settings (where the files are,
+# the batch size, the images to predict, augmentation) belong to the run that reads the files.
+# val_size and split_seed are here so that `validate` scores the images the fit held out.
+INPUT_SETTINGS = ("dataset", "normalization", "pad_width", "scan", "permutation_seed")
+DATA_SETTINGS = (*INPUT_SETTINGS, "val_size", "split_seed")
+LINKED = ("input_size", "num_classes")  # the model's, linked from the data module
+
+
+class CheckpointError(LstmMnistError):
+    """A checkpoint is missing, unreadable, or does not fit the model asked for."""
+
+
+def read_checkpoint(path: str | Path) -> dict:
+    """The checkpoint's contents (on the CPU), or one CheckpointError that names the file."""
+    path = Path(path)
+    hint = "pass a .ckpt that lstm-mnist fit wrote (fit prints the best one's path)"
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist: {hint}")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a folder: {hint}, e.g. from its checkpoints/")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): {hint}")
+    if not zipfile.is_zipfile(path):  # what torch.save writes; a cut one lacks its directory
+        raise CheckpointError(f"checkpoint {path} is truncated or not a checkpoint: {hint}")
+    try:  # weights only: a checkpoint is data, and loading it must not run code
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises a different error for each way a file can be broken
+        reason = str(err).splitlines()[0][:100] if str(err) else type(err).__name__
+        raise CheckpointError(f"checkpoint {path} cannot be read ({reason}): {hint}") from None
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        raise CheckpointError(f"checkpoint {path} holds no model weights: {hint}")
+    if "hyper_parameters" not in checkpoint:
+        raise CheckpointError(f"checkpoint {path} holds no model settings: {hint}")
+    return checkpoint
+
+
+def trained_settings(checkpoint: dict) -> dict[str, dict]:
+    """{"model": ..., "data": ...}: the constructor arguments the checkpoint's run trained with
+    (the model's linked ones and the data's run-local ones left out)."""
+    model = constructor_args(LSTMClassifier, checkpoint["hyper_parameters"])
+    data = constructor_args(MNISTDataModule, checkpoint.get("datamodule_hyper_parameters", {}))
+    return {
+        "model": {key: value for key, value in model.items() if key not in LINKED},
+        "data": {key: value for key, value in data.items() if key in DATA_SETTINGS},
+    }
+
+
+def run_folder(checkpoint_path: str | Path) -> Path | None:
+    """The run folder a checkpoint was saved in (``<run>/checkpoints/x.ckpt``), if it was."""
+    parent = Path(checkpoint_path).absolute().parent
+    return parent.parent if parent.name == "checkpoints" else None
+
 
 def load_run(ckpt_path: str, data_dir: str | None = None) -> tuple[LSTMClassifier, MNISTDataModule]:
     """The model (eval mode, CPU) and a data module with the checkpoint's data settings."""
-    if not Path(ckpt_path).is_file():
-        raise LstmMnistError(f"checkpoint {ckpt_path} not found: pass the path a fit printed")
-    checkpoint = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-    saved = checkpoint.get("datamodule_hyper_parameters", {})
-    settings = constructor_args(MNISTDataModule, saved)
-    settings.pop("predict_files", None)  # the training run's, not this one's
+    checkpoint = read_checkpoint(ckpt_path)
+    saved = constructor_args(MNISTDataModule, checkpoint.get("datamodule_hyper_parameters", {}))
+    saved.pop("predict_files", None)  # the training run's, not this one's
     if data_dir is not None:
-        settings["data_dir"] = data_dir
-    model = LSTMClassifier.load_from_checkpoint(ckpt_path, map_location="cpu").eval()
-    return model, MNISTDataModule(**settings)
+        saved["data_dir"] = data_dir
+    data = MNISTDataModule(**saved)
+    model_args = constructor_args(LSTMClassifier, checkpoint["hyper_parameters"])
+    model = LSTMClassifier(**{**model_args, "input_size": data.input_size})
+    try:
+        model.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as err:
+        raise CheckpointError(
+            f"checkpoint {ckpt_path} does not fit its own settings ({str(err).splitlines()[1:2]})"
+        ) from None
+    return model.eval(), data
 
 
 def constructor_args(cls: type, saved: dict) -> dict:

@@ -8,24 +8,35 @@ a YAML that reproduces the run.
 import importlib
 import sys
 import warnings
+from argparse import ArgumentError
 from pathlib import Path
 
-from jsonargparse import auto_cli
+import torch
+import yaml
+from jsonargparse import Namespace, auto_cli
 from jsonargparse.typing import PositiveInt
-from lightning.pytorch import Trainer
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch import Trainer, seed_everything
+from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.cli import (
+    LightningArgumentParser,
+    LightningCLI,
+    SaveConfigCallback,
+    instantiate_class,
+)
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 
+from lstm_mnist.checkpoint import CheckpointError, read_checkpoint, run_folder, trained_settings
 from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.errors import LstmMnistError
+from lstm_mnist.errors import LstmMnistError, OptionError
 from lstm_mnist.malloc import keep_freed_memory
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.nvml import skip_nvml_check_without_driver
 from lstm_mnist.predict import PredictionWriter
 from lstm_mnist.profiler import NoProfiler
 from lstm_mnist.report import TestReport
+from lstm_mnist.runs import LOGS, ensure_folder, last_checkpoints, run_to_resume
 
 # The model keeps its own configure_optimizers (the seed's RMSprop) so it also trains outside the
 # CLI; the CLI replacing it with --optimizer is the design, not something to warn a user about.
@@ -35,6 +46,8 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace(_method)?` is dep
 # Loading a checkpoint into test/validate/predict runs (a new folder) restores ModelCheckpoint's
 # state, and Lightning warns that its old folder differs; nothing is saved in those runs.
 warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
+# Lightning 2.6 calls a torch.utils._pytree API that torch 2.14 deprecates; nothing to act on.
+warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
 
 class LSTMMnistCLI(LightningCLI):
@@ -46,6 +59,7 @@ class LSTMMnistCLI(LightningCLI):
         # (Since Lightning 2.6 `save_last` writes last.ckpt only when a best checkpoint is saved.)
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
+        parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/acc",
@@ -54,6 +68,7 @@ class LSTMMnistCLI(LightningCLI):
                 "checkpoint.auto_insert_metric_name": False,
                 "last_checkpoint.filename": "last",
                 "last_checkpoint.monitor": None,
+                "lr_monitor.logging_interval": "epoch",
             }
         )
         parser.add_lightning_class_args(PredictionWriter, "prediction_writer")
@@ -69,32 +84,151 @@ class LSTMMnistCLI(LightningCLI):
             type=PositiveInt,
             default=10,
             help="Steps between redraws of the progress bar that Lightning adds when none is "
-            "configured. Its own default, 1, redraws at every step: ~6% of a training step on "
-            "a 2-core CPU (benchmarks/speed.py --progress-bar).",
+            "configured (its own default, 1, redraws at every step, a cost on a small CPU).",
+        )
+
+    def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
+        self._argv = list(sys.argv[1:] if args is None else args)  # to tell options from configs
+        super().parse_arguments(parser, args)
+
+    def _parse_ckpt_path(self) -> None:
+        """Replaces Lightning's (which adopts the model's settings only, and prints a traceback
+        for a file that is not a checkpoint); the first hook after parsing, so every check of
+        the command runs here, before anything is built or written: --ckpt_path resolved and
+        read, the optimizer's values, the log folder."""
+        self._run_dir = None  # the existing run folder this command writes into, if any
+        subcommand = self.config.get("subcommand")
+        if subcommand == "fit":
+            self._resume(self.config.fit)
+        elif subcommand is not None:
+            self._evaluate_checkpoint(subcommand, self.config[subcommand])
+        config = self.config[subcommand] if subcommand else self.config
+        _check_optimization(config)
+        self._choose_logger(config, subcommand or "fit")
+
+    def _set_seed(self) -> None:
+        # Quietly: a run's config.yaml records the seed, and an error right after it should be
+        # the only line a user sees.
+        seed = self._get(self.config, "seed_everything")
+        if seed is not False:
+            seed = seed_everything(None if seed is True else seed, workers=True, verbose=False)
+            if self.subcommand:
+                self.config[self.subcommand]["seed_everything"] = seed
+
+    def _resume(self, config) -> None:
+        if not config.ckpt_path:
+            return
+        if config.ckpt_path == "last" and _our_logger(config):
+            current = yaml.safe_load(self._parser("fit").dump(config, skip_none=False))
+            config.ckpt_path = str(run_to_resume(_root(config), current))
+            rank_zero_info(f"Resuming from {config.ckpt_path}")
+        if config.ckpt_path in ("last", "hpc"):  # the user's own logger: Lightning finds it
+            return
+        checkpoint = read_checkpoint(config.ckpt_path)
+        conflicts = [
+            f"{section}.{key}={value!r} (this fit: {config[section][key]!r})"
+            for section, values in trained_settings(checkpoint).items()
+            for key, value in values.items()
+            if config[section][key] != value
+        ]
+        if conflicts:
+            raise CheckpointError(
+                f"checkpoint {config.ckpt_path} was trained with {'; '.join(conflicts)}: resume "
+                "it with its run's config.yaml (--config), or start anew without --ckpt_path"
+            )
+        self._run_dir = run_folder(config.ckpt_path)  # continue its curves in its folder
+
+    def _evaluate_checkpoint(self, subcommand: str, config) -> None:
+        """test/validate/predict score a trained model: its checkpoint is required, and the
+        model and data settings it was trained with are taken from it."""
+        if not config.ckpt_path:
+            raise CheckpointError(
+                f"{subcommand} needs a trained model: pass --ckpt_path with the checkpoint "
+                "path a fit printed, or --ckpt_path last for the newest run's last.ckpt"
+            )
+        if config.ckpt_path == "last":
+            newest = last_checkpoints(_root(config))
+            if not newest:
+                raise CheckpointError(
+                    f"--ckpt_path last: no run in {_root(config) / LOGS} has "
+                    "checkpoints/last.ckpt; fit one first, or pass a checkpoint's path"
+                )
+            config.ckpt_path = str(newest[0])
+        checkpoint = read_checkpoint(config.ckpt_path)
+        explicit = _explicit_options(self._argv)
+        conflicts = []
+        for section, values in trained_settings(checkpoint).items():
+            for key, value in values.items():
+                if f"{section}.{key}" in explicit and config[section][key] != value:
+                    conflicts.append(f"--{section}.{key} {config[section][key]}")
+                config[section][key] = value
+        if conflicts:
+            raise CheckpointError(
+                f"checkpoint {config.ckpt_path} was trained with other settings than "
+                f"{', '.join(conflicts)}: drop {'them' if len(conflicts) > 1 else 'it'}; "
+                f"{subcommand} takes the model's settings from its checkpoint"
+            )
+        if subcommand == "test":  # the report goes beside the run's own curves
+            self._run_dir = run_folder(config.ckpt_path)
+
+    def before_instantiate_classes(self) -> None:
+        _check_cosine_length(self._run(self.config))
+
+    def _choose_logger(self, config, subcommand: str) -> None:
+        """TensorBoard in the run folder, unless the user configured a logger (or none).
+
+        A fit writes a new ``<default_root_dir>/lightning_logs/version_N`` (or continues the run
+        it resumes); a test writes its report into the checkpoint's run; validate and predict
+        write nothing."""
+        if not _our_logger(config):
+            return
+        if subcommand in ("validate", "predict"):
+            config.trainer.logger = False
+            return
+        if self._run_dir is not None:
+            save_dir, name, version = self._run_dir.parent, "", self._run_dir.name
+        else:
+            option = "trainer.default_root_dir"
+            save_dir, name, version = ensure_folder(_root(config), option), LOGS, None
+        config.trainer.logger = Namespace(
+            class_path="lightning.pytorch.loggers.TensorBoardLogger",
+            init_args=Namespace(
+                save_dir=str(save_dir),
+                name=name,
+                version=version,
+                # the hparams tab gets hp/test_acc and hp/best_val_acc instead
+                default_hp_metric=False,
+                log_graph=subcommand == "fit",
+            ),
         )
 
     def instantiate_trainer(self, **kwargs) -> Trainer:
         # Lightning appends its own callbacks (progress bar, model summary) to the config's list.
         configured = list(self._run(self.config_init).trainer.get("callbacks") or [])
         trainer = super().instantiate_trainer(**kwargs)
-        trainer.callbacks = self._callbacks_of_this_run(trainer.callbacks, configured)
+        trainer.callbacks = self._callbacks_of_this_run(trainer, configured)
         if type(trainer.profiler) is PassThroughProfiler:  # none configured: see profiler.py
             trainer.profiler = NoProfiler()
         return trainer
 
-    def _callbacks_of_this_run(self, callbacks: list, configured: list) -> list:
-        """A Trainer calls every callback's hooks at every step, ~6 times a training step, at
-        2-4 us a call alone and several times that in a real epoch (benchmarks/micro.py,
-        in_situ.py). So the prediction writer and the test report (class args, so that --help
-        and configs show them) join only the subcommands that use them (without a subcommand,
-        run=False, a caller mostly fits), and Lightning's own progress bar, which would redraw at
-        every step, redraws every --progress_refresh_rate steps."""
+    def _callbacks_of_this_run(self, trainer: Trainer, configured: list) -> list:
+        """A Trainer calls every callback's hooks at every step, so the callbacks that are class
+        args (so that --help and configs show them) join only the subcommands that use them
+        (without a subcommand, run=False, a caller mostly fits). Lightning's own progress bar,
+        which would redraw at every step, redraws every --progress_refresh_rate steps."""
         subcommand, run = self.subcommand or "fit", self._run(self.config)
+        logged = bool(trainer.loggers)
         used_by = {
             PredictionWriter: {"predict"},
             TestReport: {"test", "fit"} if run.test_after_fit else {"test"},
+            LearningRateMonitor: {"fit"} if logged else set(),  # it needs a logger
+            SaveConfigCallback: {"fit"},  # a run's config.yaml is the fit's
         }
-        kept = [cb for cb in callbacks if subcommand in used_by.get(type(cb), {subcommand})]
+        def wanted(callback) -> bool:
+            users = [s for kind, s in used_by.items() if isinstance(callback, kind)]
+            return subcommand in (users[0] if users else {subcommand})
+
+        kept = [callback for callback in trainer.callbacks if wanted(callback)]
         for index, callback in enumerate(kept):
             # Only Lightning's default bar: a subclass, or any bar in the config, is the user's.
             if type(callback) is TQDMProgressBar and not any(callback is c for c in configured):
@@ -106,27 +240,17 @@ class LSTMMnistCLI(LightningCLI):
         built without a subcommand."""
         return config.get(self.subcommand) if self.subcommand else config
 
-    def before_instantiate_classes(self) -> None:
-        config = self._run(self.config)
-        if self.subcommand == "fit" and config.ckpt_path == "last":
-            self._resume_newest_run(config)
-        _check_cosine_length(config)
-
-    @staticmethod
-    def _resume_newest_run(config) -> None:
-        # Lightning looks for --ckpt_path last in this run's own, new version folder, where there
-        # is none yet. A user resuming a killed run means the newest run: continue in its folder,
-        # so its TensorBoard curves and best checkpoint carry on.
-        logger_args = getattr(config.trainer.logger, "init_args", None)  # None: no logger class
-        if logger_args is None or logger_args.get("version") is not None:
-            return  # no configured logger, or a pinned version: Lightning finds last.ckpt there
-        root = Path(logger_args.get("save_dir") or ".", logger_args.get("name") or "")
-        runs = root.glob("*/checkpoints/last.ckpt")
-        newest = max(runs, key=lambda path: path.stat().st_mtime, default=None)
-        if newest is not None:
-            logger_args.version = newest.parents[1].name
-            config.ckpt_path = str(newest)
-            rank_zero_info(f"Resuming from {newest}")
+    def _run_subcommand(self, subcommand: str) -> None:
+        try:
+            super()._run_subcommand(subcommand)
+        except RuntimeError as err:  # settings were taken from the file: not ours if it misfits
+            if "Error(s) in loading state_dict" not in str(err):
+                raise
+            path = self._run(self.config).ckpt_path
+            raise CheckpointError(
+                f"checkpoint {path} does not fit this model "
+                f"({str(err).splitlines()[1].strip()[:160]}): pass one that lstm-mnist fit wrote"
+            ) from None
 
     def after_fit(self) -> None:
         checkpoint = self.trainer.checkpoint_callback
@@ -134,9 +258,8 @@ class LSTMMnistCLI(LightningCLI):
             return
         if self.trainer.is_global_zero:
             score = checkpoint.best_model_score
-            print(
-                f"Best checkpoint ({checkpoint.monitor}={score:.4f}): {checkpoint.best_model_path}"
-            )
+            value = f"={score:.4f}" if score is not None else ""
+            print(f"Best checkpoint ({checkpoint.monitor}{value}): {checkpoint.best_model_path}")
         if self.config.fit.test_after_fit:
             self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")
 
@@ -146,7 +269,42 @@ class LSTMMnistCLI(LightningCLI):
             print(f"error: {why}", file=sys.stderr)
         if failures:  # the readable images were predicted; the exit code tells a script
             total = len(failures) + len(self.datamodule.predict_names)
-            sys.exit(f"error: {len(failures)} of {total} files could not be read")
+            raise LstmMnistError(f"{len(failures)} of {total} files could not be read")
+
+
+def _root(config) -> Path:
+    """Where runs are written: --trainer.default_root_dir, else the current folder. Absolute:
+    ModelCheckpoint restores its record of the best and last files on resume only when its
+    folder is spelled the same (otherwise it writes last-v1.ckpt beside last.ckpt)."""
+    return Path(config.trainer.default_root_dir or ".").absolute()
+
+
+def _our_logger(config) -> bool:
+    """True if the user left the logger to the project (none configured, or ``true``)."""
+    return config.trainer.logger in (None, True)
+
+
+def _explicit_options(argv: list[str]) -> set[str]:
+    """The dotted keys given as options on the command line (not in a config file)."""
+    return {arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--")}
+
+
+def _check_optimization(config) -> None:
+    """Build the optimizer and scheduler once on a stand-in parameter, so that a value torch
+    refuses (a negative lr, a factor of 2) is one line before the run, not a traceback in it."""
+    if not config.get("optimizer"):
+        return
+    optimizer = _build("optimizer", config.optimizer, [torch.nn.Parameter(torch.zeros(1))])
+    if config.get("lr_scheduler"):
+        _build("lr_scheduler", config.lr_scheduler, optimizer)
+
+
+def _build(key: str, spec, first_argument):
+    try:
+        return instantiate_class(first_argument, spec.as_dict())
+    except (ValueError, TypeError) as err:
+        name = spec.class_path.rsplit(".", 1)[-1]
+        raise OptionError(f"{key} {name}: {err}; change the --{key}.* option") from None
 
 
 def _check_cosine_length(config) -> None:
@@ -165,31 +323,85 @@ def _check_cosine_length(config) -> None:
 
 
 # Commands beside LightningCLI's Trainer subcommands; each is a typed function (auto_cli).
-TOOLS = {"explain": "lstm_mnist.explain:explain", "export": "lstm_mnist.export:export"}
+TOOLS = {
+    "explain": "lstm_mnist.explain:explain",
+    "export": "lstm_mnist.export:export",
+    "download": "lstm_mnist.download:download",
+}
+PROG = "lstm-mnist"
 DESCRIPTION = (
-    "Stacked LSTMs that read MNIST as sequences. Besides fit/validate/test/predict: "
-    "'explain' (the running guess, row by row, as a PNG) and 'export' (ONNX); "
-    "see 'lstm-mnist explain --help'."
+    "Stacked LSTMs that read MNIST as sequences. Commands: fit, validate, test, predict "
+    "(Lightning's, driven by YAML configs), and 'download' (the dataset, e.g. on a login node), "
+    "'explain' (the running guess, row by row, as a PNG), 'export' (ONNX). "
+    "Each has --help, e.g. 'lstm-mnist fit --help'."
 )
 
 
-def cli_main(args: list[str] | None = None) -> LSTMMnistCLI | None:
-    """Entry point of ``python -m lstm_mnist`` and the ``lstm-mnist`` script."""
+def run_cli(args: list[str] | None = None) -> LSTMMnistCLI | None:
+    """Run one command and return its CLI (None for the tools); errors are raised, not printed."""
     argv = sys.argv[1:] if args is None else args
     keep_freed_memory()
     skip_nvml_check_without_driver()
+    _check_config_files(argv)
+    parser_kwargs = {"prog": PROG, "exit_on_error": False}
+    if argv and argv[0] in TOOLS:
+        module, function = TOOLS[argv[0]].split(":")
+        command = getattr(importlib.import_module(module), function)
+        auto_cli(command, args=argv[1:], **{**parser_kwargs, "prog": f"{PROG} {argv[0]}"})
+        return None
+    return LSTMMnistCLI(
+        LSTMClassifier,
+        MNISTDataModule,
+        # a resumed run writes its config.yaml into the folder it continues
+        save_config_kwargs={"overwrite": True},
+        parser_kwargs={**parser_kwargs, "description": DESCRIPTION},
+        args=args,  # None: sys.argv, without Lightning's warning about both
+    )
+
+
+def cli_main(args: list[str] | None = None) -> None:
+    """Entry point of ``python -m lstm_mnist`` and the ``lstm-mnist`` script: exit 0 on success,
+    or one line that says what to fix and exit 1 (2 for a bad command line)."""
+    argv = sys.argv[1:] if args is None else args
     try:
-        if argv and argv[0] in TOOLS:
-            module, function = TOOLS[argv[0]].split(":")
-            auto_cli(getattr(importlib.import_module(module), function), args=argv[1:])
-            return None
-        return LSTMMnistCLI(
-            LSTMClassifier,
-            MNISTDataModule,
-            # a resumed run writes its config.yaml into the folder it continues
-            save_config_kwargs={"overwrite": True},
-            parser_kwargs={"description": DESCRIPTION},
-            args=args,
-        )
-    except LstmMnistError as err:  # the message says what to fix; a traceback would bury it
-        sys.exit(f"error: {err}")
+        run_cli(args)
+    except ArgumentError as err:
+        command = f"{PROG} {argv[0]}" if argv and not argv[0].startswith("-") else PROG
+        print(f"error: {_one_line(str(err))} (see '{command} --help')", file=sys.stderr)
+        sys.exit(2)
+    except (LstmMnistError, MisconfigurationException) as err:
+        # the message says what to fix; a traceback would bury it
+        sys.exit(f"error: {_one_line(str(err))}")
+    except KeyboardInterrupt:  # Ctrl-C before or after Lightning's own handling of it
+        sys.exit("interrupted")
+
+
+def _check_config_files(argv: list[str]) -> None:
+    """A YAML mistake in a --config file, named with its file and line (jsonargparse names
+    "<unicode string>")."""
+    for index, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            path = Path(arg.split("=", 1)[1])
+        elif arg in ("--config", "-c") and index + 1 < len(argv):
+            path = Path(argv[index + 1])
+        else:
+            continue
+        if not path.is_file():
+            continue  # jsonargparse names the missing file
+        try:
+            yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(err, "problem", None) or "not valid YAML"
+            raise OptionError(f"config file {path}{where}: {problem}; fix the YAML") from None
+
+
+def _one_line(message: str) -> str:
+    """jsonargparse's and Lightning's messages span lines; the first and the most specific."""
+    lines = [line.strip().removeprefix("- ") for line in message.splitlines() if line.strip()]
+    if len(lines) == 1:
+        return lines[0]
+    vague = ("Does not validate", "Subtypes:", "Errors:", "Given value", "Expected a <class 'None")
+    specific = [line for line in lines[1:] if not line.startswith(vague)]
+    return f"{lines[0]} {specific[-1] if specific else ''}".strip()

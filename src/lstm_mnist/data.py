@@ -19,7 +19,7 @@ from torchvision.datasets import MNIST, FashionMNIST
 
 from lstm_mnist.augment import random_affine
 from lstm_mnist.errors import DatasetNotFoundError, IDXFormatError, OptionError, require
-from lstm_mnist.idx import read_idx
+from lstm_mnist.idx import idx_length, read_idx
 from lstm_mnist.images import ImageError, expand_paths, load_digit
 from lstm_mnist.sequence import (
     PIXEL_STATS,
@@ -180,7 +180,15 @@ class MNISTDataModule(L.LightningDataModule):
         return NUM_CLASSES
 
     def prepare_data(self) -> None:
-        """Download once (rank 0 of each node); no network at all when the files are there."""
+        """Download once (rank 0 of each node); no network at all when the files are there, and
+        none needed to predict a person's images (the checkpoint is all that takes)."""
+        if self.predict_files and self.trainer is not None and self.trainer.predicting:
+            return
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise OptionError(
+                f"data option data_dir={str(self.data_dir)!r} is a file: name the folder that "
+                f"holds (or will hold) {self.raw_folder.parent.name}/raw/"
+            )
         if self._missing_files():
             if not self.download:
                 raise self._not_found_error("download is false")
@@ -188,18 +196,16 @@ class MNISTDataModule(L.LightningDataModule):
                 for train in (True, False):
                     _TORCHVISION_CLASSES[self.dataset](self.data_dir, train=train, download=True)
             except (URLError, RuntimeError, OSError) as err:
-                raise self._not_found_error(f"the download failed: {err}") from err
+                raise self._not_found_error(f"the download failed ({err})") from err
+        # Checked here too, from the labels file's header: prepare_data runs before a run
+        # folder is made, so a bad value leaves nothing behind.
+        if self.trainer is not None and self.trainer.state.fn in ("fit", "validate"):
+            self._require_val_size(idx_length(self.raw_folder / RAW_FILES["train"][1]))
 
     def setup(self, stage: str | None = None) -> None:
         if stage in ("fit", "validate", None) and self.train_set is None:
             images, labels = self._load("train")
-            require(
-                self.val_size < len(labels),
-                "data",
-                "val_size",
-                self.val_size,
-                f"must be smaller than the {len(labels)} training images",
-            )
+            self._require_val_size(len(labels))
             order = torch.randperm(
                 len(labels), generator=torch.Generator().manual_seed(self.split_seed)
             )
@@ -299,6 +305,15 @@ class MNISTDataModule(L.LightningDataModule):
             images, labels = images.to(device), labels.to(device)
         return TensorBatches(images, labels)
 
+    def _require_val_size(self, training_images: int) -> None:
+        require(
+            self.val_size < training_images,
+            "data",
+            "val_size",
+            self.val_size,
+            f"must be smaller than the {training_images} training images",
+        )
+
     def _missing_files(self) -> list[str]:
         names = RAW_FILES["train"] + RAW_FILES["test"]
         return [name for name in names if not (self.raw_folder / name).is_file()]
@@ -318,11 +333,10 @@ class MNISTDataModule(L.LightningDataModule):
         return images, labels
 
     def _not_found_error(self, why: str) -> DatasetNotFoundError:
-        missing = "\n".join(f"  {self.raw_folder / name}" for name in self._missing_files())
+        missing = ", ".join(self._missing_files())
         return DatasetNotFoundError(
-            f"{self.dataset} files are missing and {why}. Missing:\n{missing}\n"
-            f"Point --data.data_dir at the folder that holds {self.raw_folder.parent.name}/raw/ "
-            "with the four uncompressed IDX files (train-images-idx3-ubyte, "
-            "train-labels-idx1-ubyte, t10k-images-idx3-ubyte, t10k-labels-idx1-ubyte), "
-            "or run once with --data.download true on a machine with internet."
+            f"{self.dataset} files are missing from {self.raw_folder} and {why}. Missing: "
+            f"{missing}. Point --data.data_dir at the folder that holds "
+            f"{self.raw_folder.parent.name}/raw/ with the four uncompressed IDX files, or run "
+            f"'lstm-mnist download --data_dir {self.data_dir}' on a machine with internet."
         )

@@ -7,6 +7,7 @@ Run it from the project's root (the grids name files in ``configs/``).
 """
 
 import csv
+import json
 import multiprocessing
 import re
 import shutil
@@ -21,7 +22,7 @@ from typing import Literal
 import torch
 from jsonargparse import auto_cli
 
-from lstm_mnist.cli import cli_main
+from lstm_mnist.cli import run_cli
 
 # The runner hands the CLI its arguments while having command-line arguments of its own.
 warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
@@ -160,7 +161,7 @@ def _fit_and_test(
     version = _version(name, seed)
     shutil.rmtree(out / "lightning_logs" / grid / version, ignore_errors=True)
     start = time.perf_counter()
-    cli = cli_main(
+    cli = run_cli(
         [
             "fit",
             *args,
@@ -174,12 +175,8 @@ def _fit_and_test(
             "true",
             "--trainer.enable_progress_bar",
             "false",
-            "--trainer.logger.init_args.save_dir",
-            str(out / "lightning_logs"),
-            "--trainer.logger.init_args.name",
-            grid,
-            "--trainer.logger.init_args.version",
-            version,
+            "--trainer.logger",
+            _logger(out / "lightning_logs", grid, version),
         ]
     )
     trainer = cli.trainer
@@ -193,6 +190,13 @@ def _fit_and_test(
         "overrides": " ".join(args),
         "scored": "at fit",
     }
+
+
+def _logger(save_dir: Path, grid: str, version: str) -> str:
+    """The project's TensorBoard logger, in one folder per grid and cell."""
+    init = {"save_dir": str(save_dir), "name": grid, "version": version}
+    spec = {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": init}
+    return json.dumps({**spec, "init_args": {**init, "default_hp_metric": False}})
 
 
 def _version(name: str, seed: int) -> str:
@@ -213,7 +217,7 @@ def _rescore(grid: str, row: dict, data_dir: str, out: Path) -> dict:
     scores = {}
     for subcommand, metric in (("test", "test/acc"), ("validate", "val/acc")):
         with tempfile.TemporaryDirectory() as workdir:  # no logs, no config.yaml in the cwd
-            cli = cli_main(
+            cli = run_cli(
                 [subcommand, *args, "--ckpt_path", str(best[0]), "--data.data_dir", data_dir]
                 + ["--data.download", "false", "--trainer.enable_progress_bar", "false"]
                 + ["--trainer.logger", "false", "--trainer.default_root_dir", workdir]

@@ -24,7 +24,8 @@ def explain(
 
     Args:
         ckpt_path: A checkpoint written by ``fit`` (its data settings are reused).
-        index: Test-set indices of the digits to draw (default: 0 1 2).
+        index: Test-set indices of the digits to draw, e.g. ``--index '[7, 42]'``; by default
+            [0, 1, 2].
         out: The PNG file to write.
         data_dir: Where the data is, if not where the checkpoint's run found it.
     """

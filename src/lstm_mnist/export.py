@@ -4,6 +4,10 @@ The exported graph includes the data module's preprocessing (scaling, standardis
 order, padding), so a user feeds it images with pixel values 0-255 and gets class logits.
 """
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Literal
 
 import torch
@@ -33,33 +37,82 @@ class ImageClassifier(nn.Module):
 
 
 def image_classifier(ckpt_path: str) -> ImageClassifier:
+    """The model of a checkpoint with its run's preprocessing in front, as in the exported graph.
+
+    Args:
+        ckpt_path: A checkpoint written by ``fit``.
+    """
     model, data = load_run(ckpt_path)
     return ImageClassifier(model, data)
 
 
 def export(*, ckpt_path: str, out: str = "model.onnx", format: Literal["onnx"] = "onnx") -> None:
-    """Write the model, preprocessing included, with a dynamic batch axis.
+    """Write the model, preprocessing included, with a dynamic batch axis, as one file.
 
     Args:
         ckpt_path: A checkpoint written by ``fit``.
-        out: The file to write.
+        out: The file to write (its folder is created); the weights are inside it.
         format: ``onnx`` (input ``images``: float32 (batch, 28, 28) in 0-255; output ``logits``).
     """
     try:
         import onnxscript  # noqa: F401  (torch's ONNX exporter needs it)
     except ImportError:
         raise LstmMnistError("ONNX export needs: pip install 'lstm-mnist[export]'") from None
+    destination = _writable(Path(out))  # before the export, which takes seconds
     classifier = image_classifier(ckpt_path).eval()
+    with _quiet_exporter():
+        program = _onnx_program(classifier)
+    try:
+        # ~100 KB of weights: inside the file, so that the file alone is the model (saved as
+        # external data, ONNX Runtime refuses a model.onnx copied without its model.onnx.data)
+        program.save(destination, external_data=False)
+    except OSError as err:
+        raise LstmMnistError(f"cannot write {destination}: {err.strerror or err}") from None
+    print(f"wrote {out}")
+
+
+def _onnx_program(classifier: ImageClassifier) -> torch.onnx.ONNXProgram:
     example = torch.rand(2, 28, 28) * 255
     batch = torch.export.Dim("batch", min=1)
-    torch.onnx.export(
+    return torch.onnx.export(
         classifier,
         (example,),
-        out,
         input_names=["images"],
         output_names=["logits"],
         dynamic_shapes={"images": {0: batch}},
         dynamo=True,
-        verbose=False,
+        verbose=False,  # no "[torch.onnx] ..." progress lines on stdout
     )
-    print(f"wrote {out}")
+
+
+def _writable(path: Path) -> Path:
+    """``path``, its folder created; a folder or a path under a file is refused by name."""
+    if path.is_dir():
+        raise LstmMnistError(f"cannot write {path}: it is a folder; give a file, e.g. model.onnx")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:  # mkdir would only say "File exists"
+        raise LstmMnistError(f"cannot write {path}: {blocking} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:  # e.g. no permission
+        raise LstmMnistError(
+            f"cannot write {path}: cannot create its folder {path.parent} ({err.strerror})"
+        ) from None
+    return path
+
+
+@contextmanager
+def _quiet_exporter() -> Iterator[None]:
+    """Silence the warnings torch's exporter gives about torch's own code, not the user's.
+
+    torch.export traces nn.LSTM through its own patch (torch/export/_patches.py), which calls
+    the deprecated ``torch._check_is_size`` (a FutureWarning, once per use in the traced graph)
+    and re-assigns the LSTM's ``_flat_weights`` (a UserWarning). Other warnings still show, and
+    errors are raised as before.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", r"_check_is_size will be removed", FutureWarning)
+        warnings.filterwarnings(
+            "ignore", r"The tensor attributes .*_flat_weights.* assigned during export", UserWarning
+        )
+        yield

@@ -41,6 +41,16 @@ def read_idx(path: str | Path, official: tuple[str, int] | None = None) -> torch
     return torch.from_numpy(data.copy())
 
 
+def idx_length(path: str | Path) -> int:
+    """The first dimension an IDX file's header declares (its number of images or labels),
+    read from the header alone."""
+    path = Path(path)
+    with path.open("rb") as file:
+        magic = file.read(4)
+        dims = file.read(4 * magic[3]) if len(magic) == 4 else b""
+    return _parse_header(path, magic + dims)[0]
+
+
 def _parse_header(path: Path, raw: bytes) -> tuple[int, ...]:
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] != _UBYTE or raw[3] == 0:
         raise IDXFormatError(

@@ -6,15 +6,24 @@ A model trained on them sees a photo of a digit correctly only after the same st
 """
 
 import glob
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+FORMATS = "PNG, JPEG, BMP, GIF, TIFF, WebP"
+# The digit ends up 20x20, so a photo is read at most this big: a 10000x10000 one would
+# otherwise take gigabytes as float32.
+MAX_SIDE = 1024
 _BOX, _FIELD = 20, 28
 _INK = 0.25  # a pixel is ink when brighter than this fraction of the brightest one
+# Modes read at full precision: converting a 16-bit or float image to "L" clips it at 255.
+_WIDE_MODES = ("I;16", "I", "F")
+_RESIZABLE_MODES = ("L", "LA", "RGB", "RGBA", *_WIDE_MODES)
 
 
 class ImageError(ValueError):
@@ -36,15 +45,37 @@ def expand_paths(patterns: list[str]) -> list[Path]:
 
 
 def load_digit(path: str | Path) -> torch.Tensor:
-    """Read an image file (PNG, JPEG, BMP; any size; grey, RGB or RGBA) as an MNIST-like digit."""
-    return torch.from_numpy(mnist_like(_read_ink(Path(path))))
+    """Read an image file as an MNIST-like digit.
+
+    Args:
+        path: A PNG, JPEG, BMP, GIF (its first frame), TIFF or WebP file; any size (read shrunk
+            to at most ``MAX_SIDE`` pixels a side); grey (8 or 16 bit, or float), RGB or RGBA.
+
+    Returns:
+        A 28x28 uint8 tensor, light ink on black.
+
+    Raises:
+        ImageError: The file is missing, unreadable, too large for PIL, or blank; the message
+            names it.
+    """
+    path = Path(path)
+    ink = read_ink(path)
+    try:
+        digit = mnist_like(ink)
+    except ImageError as err:  # mnist_like sees an array, not a file: name the file here
+        raise ImageError(f"{path}: {err}") from None
+    return torch.from_numpy(digit)
 
 
 def mnist_like(ink: np.ndarray) -> np.ndarray:
-    """Ink intensities (H, W; light ink on dark, any scale) -> a 28x28 uint8 MNIST-style digit."""
+    """Ink intensities (H, W; light ink on dark, any scale) -> a 28x28 uint8 MNIST-style digit.
+
+    Raises:
+        ImageError: There is no ink (every pixel is the same); the message has no file name.
+    """
     ink = ink.astype(np.float32) - ink.min()
     if ink.max() <= 0:
-        raise ImageError("the image is blank: no ink to read")
+        raise ImageError("the image is blank (no ink to read)")
     rows, cols = np.nonzero(ink > _INK * ink.max())
     crop = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]
     crop = (255 * crop / crop.max()).astype(np.uint8)
@@ -58,24 +89,89 @@ def mnist_like(ink: np.ndarray) -> np.ndarray:
     return _centre_by_mass(field, top, left, size).clip(0, 255).round().astype(np.uint8)
 
 
-def _read_ink(path: Path) -> np.ndarray:
+def read_ink(path: Path) -> np.ndarray:
+    """An image file's ink as float32 (H, W), light on dark, at most ``MAX_SIDE`` a side.
+
+    Raises:
+        ImageError: The file is missing, not an image, broken or too large; the message names it.
+    """
     try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
-                alpha = np.asarray(image.convert("RGBA"))[..., 3]
-                if alpha.min() < 255:  # drawn on a transparent background: the alpha is the ink
-                    return alpha
-            grey = np.asarray(image.convert("L"), np.float32)
+        with warnings.catch_warnings():
+            # Up to PIL's hard limit a big photo is read shrunk, cheaply: the warning PIL gives
+            # above half that limit would only alarm the user.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                return _ink(_shrunk(_resizable(_loaded_small(image))))
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image PIL can read (PNG, JPEG, BMP)") from None
+        raise ImageError(f"{path}: not an image PIL can read ({FORMATS})") from None
+    except Image.DecompressionBombError as err:
+        raise ImageError(f"{path}: {_too_large(err)}") from None
     except OSError as err:  # truncated or corrupt data
         raise ImageError(f"{path}: the image data is broken ({err})") from None
+    except ValueError as err:  # a colour mode PIL cannot turn into grey, e.g. LAB
+        raise ImageError(f"{path}: PIL cannot read its colours as grey ({err})") from None
+
+
+def _too_large(err: Image.DecompressionBombError) -> str:
+    """PIL's refusal of a huge image (it could be a decompression bomb), said for a person."""
+    pixels = re.search(r"\((\d+) pixels\)", str(err))  # PIL names the size only in its text
+    size = f"{int(pixels[1]):,} pixels" if pixels else str(err)
+    limit = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+    return (
+        f"the image is too large to read ({size}, over {limit:,}); save it smaller, e.g. 4000x3000"
+    )
+
+
+def _loaded_small(image: Image.Image) -> Image.Image:
+    """The first frame, decoded; a JPEG is decoded at 1/2-1/8 scale when still > MAX_SIDE."""
+    image.draft("L", (MAX_SIDE, MAX_SIDE))  # a no-op for formats other than JPEG
+    image.load()
+    return image
+
+
+def _resizable(image: Image.Image) -> Image.Image:
+    """The image in a mode that resizes by averaging, keeping its alpha and its precision."""
+    if image.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in image.info:
+        # before resizing: a palette index or a transparent colour key cannot be averaged
+        return image.convert("RGBA")
+    if image.mode in _RESIZABLE_MODES:
+        return image
+    if image.mode.startswith("I;16"):  # I;16B, I;16L...: resizable once widened to 32 bits
+        return image.convert("I")
+    return image.convert("L")  # palette, 1-bit, CMYK, YCbCr...
+
+
+def _shrunk(image: Image.Image) -> Image.Image:
+    """At most MAX_SIDE on the longer side; BOX averages, so thin strokes fade but stay."""
+    longer = max(image.size)
+    if longer <= MAX_SIDE:
+        return image
+    width, height = image.size
+    size = (max(1, round(width * MAX_SIDE / longer)), max(1, round(height * MAX_SIDE / longer)))
+    return image.resize(size, Image.Resampling.BOX)
+
+
+def _ink(image: Image.Image) -> np.ndarray:
+    if image.mode in ("RGBA", "LA"):
+        alpha = np.asarray(image.getchannel("A"))
+        if alpha.min() < 255:  # drawn on a transparent background: the alpha is the ink
+            return alpha.astype(np.float32)
+    if image.mode in _WIDE_MODES:
+        return _light_on_dark(np.asarray(image, np.float32))
+    return _light_on_dark(np.asarray(image.convert("L"), np.float32))
+
+
+def _light_on_dark(grey: np.ndarray) -> np.ndarray:
+    """MNIST is light on dark; dark ink on light paper (the usual photo or scan) is inverted.
+
+    The paper is the border's median; it is light when above the middle of the image's own
+    range, whatever its scale (8 bit, 16 bit, float).
+    """
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    # MNIST is light on dark; dark ink on light paper (the usual photo or scan) is inverted
-    return 255 - grey if np.median(border) > 127 else grey
+    low, high = float(grey.min()), float(grey.max())
+    return high - grey if np.median(border) > (low + high) / 2 else grey
 
 
 def _centre_by_mass(field: np.ndarray, top: int, left: int, size: tuple[int, int]) -> np.ndarray:

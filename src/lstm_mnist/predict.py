@@ -53,21 +53,26 @@ class PredictionWriter(BasePredictionWriter):
                 }
             )
 
-    def on_predict_end(self, trainer, pl_module) -> None:
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        # After the loop, when the progress bar has ended its line (a log file would otherwise
+        # get the first prediction glued to the bar's last redraw).
+        if stage != "predict":
+            return
         for row in self.rows[: self.print_limit]:
             top = ", ".join(f"{c} {p:.2f}" for c, p in row["top"])
             print(f"{row['file']}: {row['digit']} (p={row['probability']:.2f}; top: {top})")
         if len(self.rows) > self.print_limit:
-            print(
-                f"... {len(self.rows) - self.print_limit} more; save all with "
-                "--prediction_writer.output predictions.csv"
-            )
+            hint = "" if self.output else "; save all with --prediction_writer.output FILE.csv"
+            print(f"... {len(self.rows) - self.print_limit} more{hint}")
         if self.output:
-            path = Path(self.output)
-            if trainer.world_size > 1:  # each rank predicted its own share
-                path = path.with_stem(f"{path.stem}.rank{trainer.global_rank}")
-            _save(self.rows, path)
-            print(f"saved {len(self.rows)} predictions to {path}")
+            _save(self.rows, self._path(trainer))
+            print(f"saved {len(self.rows)} predictions to {self._path(trainer)}")
+
+    def _path(self, trainer) -> Path:
+        path = Path(self.output)
+        if trainer.world_size > 1:  # each rank predicted its own share
+            path = path.with_stem(f"{path.stem}.rank{trainer.global_rank}")
+        return path
 
 
 def _save(rows: list[dict], path: Path) -> None:

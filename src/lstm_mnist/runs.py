@@ -1,0 +1,95 @@
+"""Where runs live: ``<root>/lightning_logs/version_N``, and which of them a resume continues.
+
+A fit writes its TensorBoard events, ``config.yaml`` and ``checkpoints/`` into one run folder
+under ``--trainer.default_root_dir`` (the current folder by default). ``fit --ckpt_path last``
+continues the newest run that was trained with this fit's settings, never another one.
+"""
+
+import os
+from pathlib import Path
+
+import yaml
+
+from lstm_mnist.errors import OptionError
+
+LOGS = "lightning_logs"
+# What makes two fits the same run. The trainer section is left out (a resumed fit may be given
+# more epochs), and so are the data settings that only say where the files are.
+SAME_RUN = ("seed_everything", "model", "data", "optimizer", "lr_scheduler")
+RUN_LOCAL_DATA = ("data_dir", "download", "predict_files", "on_device")
+
+
+def ensure_folder(path: Path, option: str) -> Path:
+    """Create ``path`` (a folder runs are written to) or raise one OptionError naming it."""
+    if path.exists() and not path.is_dir():
+        raise OptionError(f"{option}={str(path)!r} is a file, not a folder: name a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OptionError(
+            f"{option}={str(path)!r} cannot be created ({err.strerror}): name a folder you can "
+            "write to"
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise OptionError(f"{option}={str(path)!r} is not writable: name a folder you can write to")
+    return path
+
+
+def last_checkpoints(root: Path) -> list[Path]:
+    """Every ``<root>/lightning_logs/*/checkpoints/last.ckpt``, newest first."""
+    found = (root / LOGS).glob("*/checkpoints/last.ckpt")
+    return sorted(found, key=lambda path: path.stat().st_mtime, reverse=True)
+
+
+def run_settings(config: dict) -> dict:
+    """The parts of a fit's config (as ``config.yaml`` holds it) that make it the run it is."""
+    settings = {key: config.get(key) for key in SAME_RUN}
+    data = dict(settings["data"] or {})
+    for key in RUN_LOCAL_DATA:
+        data.pop(key, None)
+    return {**settings, "data": data}
+
+
+def differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
+    """``key=saved_value`` for each setting that differs, as dotted keys."""
+    found = []
+    for key in sorted(set(saved) | set(current), key=str):
+        old, new = saved.get(key), current.get(key)
+        if isinstance(old, dict) and isinstance(new, dict):
+            found += differences(old, new, f"{prefix}{key}.")
+        elif old != new:
+            found.append(f"{prefix}{key}={old!r} (this fit: {new!r})")
+    return found
+
+
+def run_to_resume(root: Path, current: dict) -> Path:
+    """The newest ``last.ckpt`` whose run was trained with ``current``'s settings; otherwise
+    one OptionError that says what there is and what to do."""
+    candidates = last_checkpoints(root)
+    if not candidates:
+        raise OptionError(
+            f"fit --ckpt_path last: nothing to resume, no run in {root / LOGS} has "
+            "checkpoints/last.ckpt; start the fit without --ckpt_path"
+        )
+    wanted = run_settings(current)
+    mismatch = []
+    for last in candidates:
+        saved = _saved_config(last.parents[1])
+        found = differences(run_settings(saved), wanted) if saved is not None else ["no config"]
+        if not found:
+            return last
+        mismatch.append((last.parents[1], found))
+    run, found = mismatch[0]
+    raise OptionError(
+        f"fit --ckpt_path last: no run in {root / LOGS} was trained with this fit's settings; "
+        f"the newest, {run}, has {'; '.join(found[:3])}. Resume it with --config "
+        f"{run / 'config.yaml'} --ckpt_path {run / 'checkpoints' / 'last.ckpt'}, or start anew "
+        "without --ckpt_path"
+    )
+
+
+def _saved_config(run: Path) -> dict | None:
+    try:
+        return yaml.safe_load((run / "config.yaml").read_text())
+    except (OSError, yaml.YAMLError):
+        return None

@@ -1,0 +1,84 @@
+"""A checkpoint is all that test/validate/predict need, and a bad one is one line naming it.
+
+Run as users run it: the installed script, in a subprocess, from a folder that is not the
+checkout.
+"""
+
+import shutil
+
+import pytest
+import torch
+
+from lstm_mnist.checkpoint import CheckpointError, load_run, read_checkpoint, trained_settings
+from tests.conftest import CONFIGS, QUIET, assert_one_line_error, best_checkpoint, lstm_mnist
+
+
+def bad_checkpoint(kind: str, good, folder):
+    path = folder / f"{kind}.ckpt"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "truncated":  # a copy cut short, as by a full disk or a killed copy
+        path.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    elif kind == "text":
+        path.write_text("not a checkpoint\n")
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "foreign":  # a torch file without this project's model settings
+        torch.save({"state_dict": {}}, path)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("missing", "does not exist"),
+        ("empty", "is empty"),
+        ("truncated", "truncated"),
+        ("text", "not a checkpoint"),
+        ("folder", "is a folder"),
+        ("foreign", "no model settings"),
+    ],
+)
+def test_a_bad_checkpoint_is_one_line_that_names_it(kind, says, trained_run, tmp_path):
+    path = bad_checkpoint(kind, best_checkpoint(trained_run), tmp_path)
+    before = sorted(tmp_path.iterdir())
+    result = lstm_mnist("validate", "--ckpt_path", path, cwd=tmp_path)
+    assert result.returncode == 1
+    assert_one_line_error(result, str(path), says)
+    assert sorted(tmp_path.iterdir()) == before  # nothing written
+
+
+def test_test_takes_the_model_from_its_checkpoint(trained_run, tiny_data_dir, tmp_path):
+    # The README's line after a padded fit names default.yaml: the padded model is still tested,
+    # and its report joins the run's own TensorBoard folder.
+    run = shutil.copytree(trained_run, tmp_path / "run")
+    before = set(run.glob("events.out.tfevents.*"))
+    args = ["test", "--config", CONFIGS / "default.yaml", "--data.data_dir", tiny_data_dir]
+    result = lstm_mnist(*args, "--ckpt_path", best_checkpoint(run), *QUIET, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "test/acc" in result.stdout and "Traceback" not in result.stderr
+    assert len(set(run.glob("events.out.tfevents.*")) - before) == 1
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]  # no new run folder
+
+
+def test_an_explicit_option_that_contradicts_the_checkpoint_is_named(
+    trained_run, tiny_data_dir, tmp_path
+):
+    args = ["test", "--ckpt_path", best_checkpoint(trained_run), "--data.pad_width", "0"]
+    result = lstm_mnist(*args, "--data.data_dir", tiny_data_dir, cwd=tmp_path)
+    assert result.returncode == 1
+    assert_one_line_error(result, "--data.pad_width 0", "drop it")
+
+
+def test_the_settings_in_a_checkpoint_rebuild_its_model(trained_run):
+    checkpoint = read_checkpoint(best_checkpoint(trained_run))
+    settings = trained_settings(checkpoint)
+    assert settings["data"]["pad_width"] == 14 and settings["model"]["hidden_size"] == 32
+    assert "data_dir" not in settings["data"] and "input_size" not in settings["model"]
+    model, data = load_run(str(best_checkpoint(trained_run)))
+    assert model.lstm.input_size == 42 and data.pad_width == 14 and not model.training
+
+
+def test_read_checkpoint_refuses_what_is_not_a_checkpoint(tmp_path):
+    with pytest.raises(CheckpointError, match="nowhere.ckpt does not exist"):
+        read_checkpoint(tmp_path / "nowhere.ckpt")

@@ -1,0 +1,43 @@
+"""`lstm-mnist export`, run as a user runs it: one self-contained ONNX file, a quiet console."""
+
+import shutil
+
+import numpy as np
+import onnxruntime  # a dev dependency: the parity test must run, never skip
+import torch
+
+from lstm_mnist.export import image_classifier
+from tests.conftest import assert_one_line_error, best_checkpoint, lstm_mnist
+
+
+def test_export_writes_one_file_that_alone_matches_pytorch(trained_run, tmp_path):
+    ckpt = best_checkpoint(trained_run)
+    out = tmp_path / "a" / "model.onnx"  # its folder does not exist yet
+    result = lstm_mnist("export", "--ckpt_path", ckpt, "--out", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for noise in ("Traceback", "Warning", "warn"):  # torch.export's and the exporter's chatter
+        assert noise not in result.stderr, result.stderr[-3000:]
+    assert result.stdout.splitlines() == [f"wrote {out}"]
+    assert [path.name for path in out.parent.iterdir()] == ["model.onnx"]  # no model.onnx.data
+
+    alone = tmp_path / "copied"  # the file by itself is the model
+    alone.mkdir()
+    shutil.copy(out, alone / "model.onnx")
+    session = onnxruntime.InferenceSession(str(alone / "model.onnx"))
+    classifier = image_classifier(str(ckpt)).eval()
+    rng = np.random.default_rng(0)
+    for size in (1, 37):  # the batch axis is dynamic
+        images = rng.integers(0, 256, (size, 28, 28)).astype(np.float32)
+        (logits,) = session.run(["logits"], {"images": images})
+        with torch.inference_mode():
+            expected = classifier(torch.from_numpy(images)).numpy()
+        np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)
+
+
+def test_export_to_a_folder_is_one_error_line_naming_it(trained_run, tmp_path):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    ckpt = best_checkpoint(trained_run)
+    result = lstm_mnist("export", "--ckpt_path", ckpt, "--out", folder, cwd=tmp_path)
+    assert "it is a folder" in assert_one_line_error(result, str(folder))
+    assert list(folder.iterdir()) == []

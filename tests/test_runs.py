@@ -1,0 +1,70 @@
+"""Where runs are written, and which run ``fit --ckpt_path last`` continues (never another)."""
+
+import hashlib
+
+import pytest
+import yaml
+
+from lstm_mnist.errors import OptionError
+from lstm_mnist.runs import differences, ensure_folder, run_settings
+from tests.conftest import CONFIGS, QUIET, assert_one_line_error, copy_run, lstm_mnist
+
+
+def fingerprint(run) -> dict:
+    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in run.glob("checkpoints/*")}
+
+
+def test_resume_refuses_a_run_of_other_settings(trained_run, tiny_data_dir, tmp_path):
+    # A padded run, then a default-config fit stopped before its first checkpoint: resuming
+    # the default fit must not continue the padded run.
+    root = tmp_path / "runs"
+    padded = copy_run(trained_run, root)
+    (root / "lightning_logs" / "version_1").mkdir()  # the interrupted fit's folder
+    before = fingerprint(padded)
+    args = ["fit", "--config", CONFIGS / "default.yaml", "--data.data_dir", tiny_data_dir]
+    args += ["--data.val_size", "50", "--trainer.default_root_dir", root, "--ckpt_path", "last"]
+    result = lstm_mnist(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert_one_line_error(result, str(padded), "data.pad_width=14")
+    assert fingerprint(padded) == before
+
+
+def test_resume_continues_the_run_of_the_same_settings(trained_run, tiny_data_dir, tmp_path):
+    root = tmp_path / "runs"
+    run = copy_run(trained_run, root)
+    args = ["fit", "--config", CONFIGS / "padded.yaml", "--data.data_dir", tiny_data_dir]
+    args += ["--data.val_size", "50", "--trainer.default_root_dir", root, *QUIET]
+    result = lstm_mnist(*args, "--trainer.max_epochs", "3", "--ckpt_path", "last", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Resuming from {run / 'checkpoints' / 'last.ckpt'}" in result.stderr + result.stdout
+    assert [p.name for p in (root / "lightning_logs").iterdir()] == ["version_0"]
+    saved = yaml.safe_load((run / "config.yaml").read_text())
+    assert saved["trainer"]["max_epochs"] == 3  # the resumed fit's own config
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["runs"]
+
+
+def test_nothing_to_resume_is_said_in_one_line(tiny_data_dir, tmp_path):
+    args = ["fit", "--config", CONFIGS / "default.yaml", "--data.data_dir", tiny_data_dir]
+    result = lstm_mnist(*args, "--ckpt_path", "last", cwd=tmp_path)
+    assert result.returncode == 1
+    assert_one_line_error(result, "nothing to resume", "without --ckpt_path")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_what_makes_two_fits_the_same_run():
+    saved = {"model": {"hidden_size": 32}, "data": {"data_dir": "a", "pad_width": 14}}
+    moved = {"model": {"hidden_size": 32}, "data": {"data_dir": "b", "pad_width": 14}}
+    assert differences(run_settings(saved), run_settings(moved)) == []  # the files moved
+    other = {"model": {"hidden_size": 40}, "data": {"data_dir": "a", "pad_width": 14}}
+    assert differences(run_settings(saved), run_settings(other)) == [
+        "model.hidden_size=32 (this fit: 40)"
+    ]
+
+
+def test_a_log_folder_that_cannot_be_one_is_refused(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OptionError, match="is a file, not a folder"):
+        ensure_folder(tmp_path / "file", "trainer.default_root_dir")
+    with pytest.raises(OptionError, match="cannot be created"):
+        ensure_folder(tmp_path / "file" / "runs", "trainer.default_root_dir")
+    assert ensure_folder(tmp_path / "new" / "runs", "x").is_dir()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from lstm_mnist.data import RAW_FILES
 
@@ -18,6 +19,10 @@ CONFIGS = PROJECT_ROOT / "configs"
 DATASETS_VARIABLE = "LSTM_MNIST_DATASETS"
 SHARED_DATASETS = Path(os.environ.get(DATASETS_VARIABLE) or PROJECT_ROOT.parent / "shared/datasets")
 TINY_TRAIN, TINY_TEST = 300, 70
+# One thread per process, here and in every process a test starts: the suite runs on two cores
+# in two workers (pytest -n 2), and two threads per process on a busy 2-core machine crawl.
+os.environ["OMP_NUM_THREADS"] = "1"
+torch.set_num_threads(1)
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 
 
@@ -48,7 +53,7 @@ def lstm_mnist(
     script = shutil.which("lstm-mnist")
     assert script, "the lstm-mnist script is not installed: pip install -e '.[dev]'"
     assert PROJECT_ROOT not in [Path(cwd), *Path(cwd).parents], "run it outside the checkout"
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", **env}
+    environment = {**os.environ, **env}
     return subprocess.run(
         [script, *map(str, args)],
         cwd=cwd,

@@ -35,8 +35,6 @@ def bad_checkpoint(kind: str, good, folder):
         ("empty", "is empty"),
         ("truncated", "truncated"),
         ("text", "not a checkpoint"),
-        ("folder", "is a folder"),
-        ("foreign", "no model settings"),
     ],
 )
 def test_a_bad_checkpoint_is_one_line_that_names_it(kind, says, trained_run, tmp_path):
@@ -79,6 +77,18 @@ def test_the_settings_in_a_checkpoint_rebuild_its_model(trained_run):
     assert model.lstm.input_size == 42 and data.pad_width == 14 and not model.training
 
 
-def test_read_checkpoint_refuses_what_is_not_a_checkpoint(tmp_path):
-    with pytest.raises(CheckpointError, match="nowhere.ckpt does not exist"):
-        read_checkpoint(tmp_path / "nowhere.ckpt")
+@pytest.mark.parametrize(
+    ("kind", "says"),
+    [
+        ("missing", "does not exist"),
+        ("empty", "is empty"),
+        ("truncated", "is truncated or not a checkpoint"),
+        ("text", "is truncated or not a checkpoint"),
+        ("folder", "is a folder"),
+        ("foreign", "holds no model settings"),
+    ],
+)
+def test_read_checkpoint_refuses_what_is_not_a_checkpoint(kind, says, trained_run, tmp_path):
+    path = bad_checkpoint(kind, best_checkpoint(trained_run), tmp_path)
+    with pytest.raises(CheckpointError, match=f"checkpoint {path} {says}"):
+        read_checkpoint(path)

@@ -7,7 +7,7 @@ from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.profilers import SimpleProfiler
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lstm_mnist.cli import LSTMMnistCLI, cli_main
+from lstm_mnist.cli import LSTMMnistCLI, cli_main, run_cli
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
@@ -153,10 +153,11 @@ def test_a_cosine_cut_short_by_max_epochs_is_reported(tiny_data_dir, tmp_path, m
 
 def test_bf16_mixed_precision_trains_on_cpu(tiny_data_dir, tmp_path):
     # The GPU preset's bf16 option, exercised where the tests run: autocast on CPU.
-    args = ["fit", "--config", DEFAULT, "--data.data_dir", tiny_data_dir, "--data.val_size", "50"]
+    args = ["fit", "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir)]
+    args += ["--data.val_size", "50", "--trainer.default_root_dir", str(tmp_path)]
     args += ["--trainer.precision", "bf16-mixed", "--trainer.fast_dev_run", "true", *QUIET]
-    result = lstm_mnist(*args, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
+    cli = run_cli(args)
+    assert cli.trainer.precision == "bf16-mixed" and cli.trainer.state.finished
 
 
 # The doors users walk through: the installed script, from a folder that is not the checkout.
@@ -175,13 +176,20 @@ def test_a_fit_exits_0_and_writes_only_under_its_root_dir(trained):
     assert {"train/acc", "val/loss", "val/acc", "lr-RMSprop"} <= set(tags)
 
 
-@pytest.mark.parametrize("subcommand", ["test", "validate", "predict"])
+@pytest.mark.parametrize("subcommand", ["test", "predict"])
 def test_evaluating_without_a_checkpoint_says_which_to_pass(subcommand, tiny_data_dir, tmp_path):
     args = [subcommand, "--config", DEFAULT, "--data.data_dir", tiny_data_dir]
     result = lstm_mnist(*args, cwd=tmp_path)
     assert result.returncode == 1
     assert_one_line_error(result, f"{subcommand} needs a trained model", "--ckpt_path")
     assert list(tmp_path.iterdir()) == []  # no run folder, no config.yaml
+
+
+def test_validate_without_a_checkpoint_says_which_to_pass(tiny_data_dir, tmp_path, capsys):
+    args = ["validate", "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir)]
+    with pytest.raises(SystemExit, match="validate needs a trained model: pass --ckpt_path"):
+        cli_main([*args, "--trainer.default_root_dir", str(tmp_path)])
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_ckpt_path_last_with_nothing_saved_says_so(tiny_data_dir, tmp_path):
@@ -199,13 +207,8 @@ BAD_YAML = "trainer:\n  max_epochs: [1\n"
     ("options", "named", "code"),
     [
         (["--optimizer.lr", "-1"], ["optimizer RMSprop", "-1", "--optimizer"], 1),
-        (["--lr_scheduler.factor", "2"], ["ReduceLROnPlateau", "Factor should be < 1"], 1),
         (["--trainer.max_epochs", "-3"], ["max_epochs", "-3"], 1),
-        (["--data.pad_width", "-1"], ["data option pad_width=-1 must be 0 or more"], 1),
-        (["--model.num_layers", "0"], ["model option num_layers=0 must be at least 1"], 1),
-        (["--data.val_size", "100000"], ["val_size=100000 must be smaller than the 300"], 1),
         (["--model.hiden_size", "8"], ["hiden_size", "lstm-mnist fit --help"], 2),
-        (["--data.pad_width", "many"], ["data.pad_width", "many"], 2),
         (["--config", "bad.yaml"], ["bad.yaml", "line 3"], 1),
         (["--trainer.default_root_dir", "afile/runs"], ["default_root_dir", "afile/runs"], 1),
         (["--data.data_dir", "afile"], ["data_dir", "afile", "is a file"], 1),
@@ -219,7 +222,27 @@ def test_a_bad_option_is_one_line_that_names_it(options, named, code, tiny_data_
     result = lstm_mnist(*args, *QUIET, cwd=tmp_path)
     assert result.returncode == code
     assert_one_line_error(result, *named)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "bad.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "bad.yaml"]  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--lr_scheduler.factor", "2"], "lr_scheduler ReduceLROnPlateau: Factor should be < 1"),
+        (["--data.pad_width", "-1"], "data option pad_width=-1 must be 0 or more"),
+        (["--model.num_layers", "0"], "model option num_layers=0 must be at least 1"),
+        (["--data.val_size", "100000"], "val_size=100000 must be smaller than the 300"),
+        (["--data.pad_width", "many"], "Expected a <class 'int'>. Got value: many"),
+    ],
+)
+def test_more_bad_options_and_their_messages(options, message, tiny_data_dir, tmp_path, capsys):
+    # The same door as above, in-process: the message of each of our checks.
+    args = ["fit", "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), *options]
+    with pytest.raises(SystemExit) as exit_:
+        cli_main([*args, "--trainer.default_root_dir", str(tmp_path / "runs"), *QUIET])
+    printed = f"{exit_.value.code}{capsys.readouterr().err}"
+    assert exit_.value.code != 0 and message in printed and "Traceback" not in printed
+    assert not (tmp_path / "runs" / "lightning_logs").exists()
 
 
 def test_no_logger_drops_the_learning_rate_monitor(tiny_data_dir, tmp_path):

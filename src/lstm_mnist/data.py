@@ -72,7 +72,7 @@ class TensorBatches(Dataset):
         # DataLoader calls this with a batch's indices, which skips per-sample collation.
         # numpy reads a list of ints ~6x faster than torch.as_tensor, and index_select copies
         # whole rows where advanced indexing (images[index]) is ~7x slower on uint8 images
-        # (benchmarks/micro.py).
+        # (docs/performance.md).
         index = torch.from_numpy(np.fromiter(indices, np.int64, len(indices)))
         if self.images.is_cuda:
             # To copy from pageable memory the driver may first wait for all the GPU work queued

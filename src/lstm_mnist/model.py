@@ -80,7 +80,7 @@ class LSTMClassifier(L.LightningModule):
         # Each step only keeps its detached outputs; the accuracy update and the train/loss log
         # run once per log_every_n_steps steps, on the steps where Lightning writes logs. Done
         # every step, torchmetrics' update alone costs ~0.3 ms of this model's ~10-12 ms step;
-        # batched, update and log together ~0.03-0.05 ms a step (benchmarks/in_situ.py).
+        # batched, update and log together ~0.03-0.05 ms a step (docs/performance.md).
         self._train_logits.append(logits.detach())
         self._train_labels.append(labels)
         self._train_losses.append(loss.detach())

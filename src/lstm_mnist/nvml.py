@@ -5,7 +5,7 @@ available goes through NVML and does not initialise CUDA before worker processes
 ``optimizer.step()`` asks (torch's graph-capture health check), and until CUDA is initialised
 torch does not cache the answer: each step tries to ``dlopen`` libnvidia-ml again. Where the
 driver is missing that always fails, so the check protects nothing; torch's default check then
-answers from a cached count (benchmarks/micro.py: 44 against 1.1 us a call on the README's
+answers from a cached count (docs/performance.md: 44 against 1.1 us a call on the README's
 2-core machine), in Trainer.fit and in any loop in a process that imported Lightning.
 """
 

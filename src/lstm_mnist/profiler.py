@@ -3,7 +3,7 @@
 Lightning's default, ``PassThroughProfiler``, also profiles nothing, but its ``profile()`` is a
 generator-based context manager, built and entered ~70 times a training step (each hook,
 callback call and loop stage). On the 2-core machine of the README that costs ~0.3 ms of a
-10-14 ms step (``python benchmarks/toggle.py --change lightning-profiler``); a plain null
+10-14 ms step (docs/performance.md, measured with a script since removed); a plain null
 context costs nearly nothing.
 """
 

@@ -14,6 +14,7 @@ import torch
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import LstmMnistError
 from lstm_mnist.model import LSTMClassifier
+from lstm_mnist.runs import LOGS
 
 # What the model sees and how it is built; the rest of the data settings (where the files are,
 # the batch size, the images to predict, augmentation) belong to the run that reads the files.
@@ -63,9 +64,16 @@ def trained_settings(checkpoint: dict) -> dict[str, dict]:
 
 
 def run_folder(checkpoint_path: str | Path) -> Path | None:
-    """The run folder a checkpoint was saved in (``<run>/checkpoints/x.ckpt``), if it was."""
-    parent = Path(checkpoint_path).absolute().parent
-    return parent.parent if parent.name == "checkpoints" else None
+    """The run folder a checkpoint belongs to: ``<run>/checkpoints/x.ckpt``'s, or for the
+    ``hpc_ckpt_<n>.ckpt`` Lightning saves in the root folder on SLURM's signal, the newest run
+    under that root. Absolute, as the run's own ModelCheckpoint spells its folder."""
+    path = Path(checkpoint_path).absolute()
+    if path.parent.name == "checkpoints":
+        return path.parent.parent
+    if path.name.startswith("hpc_ckpt_"):
+        runs = sorted((path.parent / LOGS).glob("*/"), key=lambda run: run.stat().st_mtime)
+        return runs[-1] if runs else None
+    return None
 
 
 def load_run(ckpt_path: str, data_dir: str | None = None) -> tuple[LSTMClassifier, MNISTDataModule]:

@@ -97,6 +97,7 @@ class LSTMMnistCLI(LightningCLI):
         the command runs here, before anything is built or written: --ckpt_path resolved and
         read, the optimizer's values, the log folder."""
         self._run_dir = None  # the existing run folder this command writes into, if any
+        self._purge_step = None  # a resumed fit's first step
         subcommand = self.config.get("subcommand")
         if subcommand == "fit":
             self._resume(self.config.fit)
@@ -137,6 +138,9 @@ class LSTMMnistCLI(LightningCLI):
                 "it with its run's config.yaml (--config), or start anew without --ckpt_path"
             )
         self._run_dir = run_folder(config.ckpt_path)  # continue its curves in its folder
+        # TensorBoard hides what the stopped run logged from this checkpoint's step on (the
+        # steps it will train again), so no step is drawn twice.
+        self._purge_step = checkpoint.get("global_step", 0)
 
     def _evaluate_checkpoint(self, subcommand: str, config) -> None:
         """test/validate/predict score a trained model: its checkpoint is required, and the
@@ -199,6 +203,7 @@ class LSTMMnistCLI(LightningCLI):
                 # the hparams tab gets hp/test_acc and hp/best_val_acc instead
                 default_hp_metric=False,
                 log_graph=subcommand == "fit",
+                purge_step=self._purge_step if subcommand == "fit" else None,
             ),
         )
 

@@ -1,0 +1,233 @@
+"""scripts/slurm/train.sbatch under a real SLURM: Debian's slurm-wlm, one node on localhost.
+
+The cluster is started by the fixture (munged, slurmctld and slurmd in the foreground, their
+state in a temporary folder) and stopped after the module; packages are installed first where
+they are missing and the machine can (root, apt-get). Jobs run exactly as a user submits them.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.conftest import PROJECT_ROOT, TINY_TRAIN
+
+pytestmark = pytest.mark.xdist_group("slurm")  # one cluster, its fixed ports, one worker
+
+SCRIPT = PROJECT_ROOT / "scripts" / "slurm" / "train.sbatch"
+PACKAGES = ["munge", "slurmctld", "slurmd", "slurm-client"]
+VAL, BATCH = 50, 25
+STEPS_PER_EPOCH = -(-(TINY_TRAIN - VAL) // BATCH)  # 10
+SLURM_CONF = """\
+ClusterName=lstm-mnist-tests
+SlurmctldHost=localhost
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_CPU
+JobRequeue=1
+ReturnToService=2
+MpiDefault=none
+KillWait=5
+MinJobAge=600
+SlurmctldPort=16817
+SlurmdPort=16818
+StateSaveLocation={state}/ctld
+SlurmdSpoolDir={state}/spool
+SlurmctldPidFile={state}/slurmctld.pid
+SlurmdPidFile={state}/slurmd.pid
+SlurmctldLogFile={state}/slurmctld.log
+SlurmdLogFile={state}/slurmd.log
+NodeName=localhost NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
+"""
+
+
+def install_slurm() -> None:
+    """Debian's packages, without letting them start daemons (policy-rc.d exits 101)."""
+    if all(shutil.which(tool) for tool in ("munged", "slurmctld", "slurmd", "sbatch")):
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.skip(f"SLURM is not installed and cannot be (needs root and apt-get): {PACKAGES}")
+    policy = Path("/usr/sbin/policy-rc.d")
+    had_policy = policy.exists()
+    if not had_policy:
+        policy.write_text("#!/bin/sh\nexit 101\n")
+        policy.chmod(0o755)
+    try:
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=600, env=env)
+        command = ["apt-get", "install", "-y", "-qq", *PACKAGES]
+        subprocess.run(command, check=True, timeout=600, env=env, capture_output=True)
+    finally:
+        if not had_policy:
+            policy.unlink()
+
+
+def start(command: list[str], log: Path, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        command, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True, **kwargs
+    )
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A running one-node cluster: the environment that reaches it (SLURM_CONF)."""
+    install_slurm()
+    state = tmp_path_factory.mktemp("slurm")
+    for folder in ("ctld", "spool"):
+        (state / folder).mkdir()
+    conf = state / "slurm.conf"
+    conf.write_text(SLURM_CONF.format(state=state, cpus=os.cpu_count()))
+    env = {**os.environ, "SLURM_CONF": str(conf)}
+    Path("/run/munge").mkdir(exist_ok=True)  # munged's default socket, where SLURM looks
+    shutil.chown("/run/munge", "munge", "munge")
+    munge = ["runuser", "-u", "munge", "--", "/usr/sbin/munged", "--foreground", "--force"]
+    daemons = [start(munge, state / "munged.out")]
+    daemons += [
+        start(["slurmctld", "-D", "-i", "-f", str(conf)], state / "slurmctld.out", env=env),
+        start(["slurmd", "-D", "-N", "localhost", "-f", str(conf)], state / "slurmd.out", env=env),
+    ]
+    try:
+        wait_for(lambda: "idle" in sinfo(env), 60, "the node to be idle")
+        yield env
+    finally:
+        for daemon in reversed(daemons):
+            os.killpg(daemon.pid, signal.SIGTERM)
+        for daemon in daemons:
+            try:
+                daemon.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(daemon.pid, signal.SIGKILL)
+
+
+def sinfo(env) -> str:
+    result = subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True, text=True)
+    return result.stdout
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.3)
+
+
+def job(env, job_id: str) -> dict[str, str]:
+    """`scontrol show job`'s fields (JobState, Restarts, ExitCode, ...)."""
+    shown = subprocess.run(
+        ["scontrol", "-o", "show", "job", job_id], env=env, capture_output=True, text=True
+    ).stdout
+    return dict(field.split("=", 1) for field in shown.split() if "=" in field)
+
+
+def submit(env, cwd: Path, data_dir: Path, sbatch: list[str], epochs: int) -> str:
+    command = ["sbatch", "--parsable", "--gpus-per-node=0", "--cpus-per-task=1", *sbatch, SCRIPT]
+    command += ["--config", PROJECT_ROOT / "configs" / "padded.yaml", "--data.data_dir", data_dir]
+    command += ["--data.val_size", str(VAL), "--data.batch_size", str(BATCH)]
+    command += ["--trainer.accelerator", "cpu", "--trainer.max_epochs", str(epochs)]
+    command += ["--trainer.enable_progress_bar", "false", "--trainer.log_every_n_steps", "1"]
+    command = list(map(str, command))
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().split(";")[0]
+
+
+def finished(env, job_id: str, timeout: float = 180) -> dict[str, str]:
+    """Wait for the job to end; a requeued job waits for its BeginTime (~2 min): start it now."""
+
+    def done() -> bool:
+        fields = job(env, job_id)
+        if fields.get("JobState") == "PENDING" and fields.get("Reason") == "BeginTime":
+            subprocess.run(["scontrol", "update", f"jobid={job_id}", "StartTime=now"], env=env)
+        return fields.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT")
+
+    wait_for(done, timeout, f"job {job_id} to end")
+    return job(env, job_id)
+
+
+def run_of(cwd: Path, job_id: str) -> Path:
+    (run,) = (cwd / "runs" / f"slurm-{job_id}" / "lightning_logs").iterdir()  # one run folder
+    return run
+
+
+def last_epoch(cwd: Path, job_id: str) -> int:
+    lasts = list((cwd / "runs" / f"slurm-{job_id}").glob("lightning_logs/*/checkpoints/last.ckpt"))
+    if not lasts:
+        return -1
+    try:
+        return torch.load(lasts[0], map_location="cpu", weights_only=True)["epoch"]
+    except Exception:  # being written
+        return -1
+
+
+def assert_one_continuous_run(cwd: Path, job_id: str, epochs: int) -> None:
+    run = run_of(cwd, job_id)
+    checkpoints = sorted(path.name for path in (run / "checkpoints").iterdir())
+    assert checkpoints.count("last.ckpt") == 1 and len(checkpoints) == 2, checkpoints
+    last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert last["epoch"] == epochs - 1 and last["global_step"] == epochs * STEPS_PER_EPOCH
+    events = EventAccumulator(str(run)).Reload()
+    for tag, count in (("train/loss", epochs * STEPS_PER_EPOCH), ("val/acc", epochs)):
+        steps = [event.step for event in events.Scalars(tag)]
+        assert len(steps) == len(set(steps)) == count, (tag, steps)  # each step drawn once
+
+
+def test_a_cpu_job_with_fit_arguments_completes(slurm, tiny_data_dir, tmp_path):
+    job_id = submit(slurm, tmp_path, tiny_data_dir, ["--ntasks-per-node=1"], epochs=2)
+    fields = finished(slurm, job_id)
+    log = (tmp_path / f"slurm-{job_id}.out").read_text()
+    assert fields["JobState"] == "COMPLETED" and fields["Restarts"] == "0", log[-3000:]
+    assert "Traceback" not in log
+    assert_one_continuous_run(tmp_path, job_id, epochs=2)
+
+
+@pytest.mark.parametrize("how", ["scontrol requeue", "SIGUSR1"])
+def test_a_requeued_job_resumes_its_own_run(how, slurm, tiny_data_dir, tmp_path):
+    epochs = 12
+    job_id = submit(slurm, tmp_path, tiny_data_dir, ["--ntasks-per-node=1"], epochs=epochs)
+    wait_for(lambda: last_epoch(tmp_path, job_id) >= 1, 120, "the first checkpoints")
+    if how == "SIGUSR1":  # what --signal=SIGUSR1@90 sends before the time limit
+        subprocess.run(["scancel", "--signal=USR1", job_id], env=slurm, check=True)
+    else:
+        subprocess.run(["scontrol", "requeue", job_id], env=slurm, check=True)
+    fields = finished(slurm, job_id, timeout=240)
+    log = (tmp_path / f"slurm-{job_id}.out").read_text()
+    assert fields["JobState"] == "COMPLETED" and fields["Restarts"] == "1", log[-3000:]
+    assert "restart 1: resuming from" in log, log[-3000:]
+    if how == "SIGUSR1":
+        assert list((tmp_path / "runs" / f"slurm-{job_id}").glob("hpc_ckpt_*.ckpt"))
+    assert_one_continuous_run(tmp_path, job_id, epochs=epochs)
+
+
+def test_two_tasks_are_one_ddp_run(slurm, tiny_data_dir, tmp_path):
+    job_id = submit(slurm, tmp_path, tiny_data_dir, ["--ntasks-per-node=2"], epochs=2)
+    fields = finished(slurm, job_id)
+    log = (tmp_path / f"slurm-{job_id}.out").read_text()
+    assert fields["JobState"] == "COMPLETED", log[-3000:]
+    assert "GLOBAL_RANK: 0" in log and "GLOBAL_RANK: 1" in log
+    run = run_of(tmp_path, job_id)
+    last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert last["global_step"] == 2 * -(-(TINY_TRAIN - VAL) // (2 * BATCH))  # each rank half
+
+
+def test_a_first_start_never_continues_an_old_run(slurm, tiny_data_dir, tmp_path):
+    # Job ids start again on a rebuilt cluster: a stale folder of the same id is refused.
+    first = submit(slurm, tmp_path, tiny_data_dir, ["--ntasks-per-node=1"], epochs=1)
+    finished(slurm, first)
+    stale = tmp_path / "runs" / f"slurm-{int(first) + 1}"
+    shutil.copytree(tmp_path / "runs" / f"slurm-{first}", stale)
+    second = submit(slurm, tmp_path, tiny_data_dir, ["--ntasks-per-node=1"], epochs=1)
+    assert second == str(int(first) + 1)
+    fields = finished(slurm, second)
+    log = (tmp_path / f"slurm-{second}.out").read_text()
+    assert fields["JobState"] == "FAILED" and f"error: {Path('runs') / stale.name}" in log, log

@@ -46,12 +46,12 @@ def test_a_bad_checkpoint_is_one_line_that_names_it(kind, says, trained_run, tmp
     assert sorted(tmp_path.iterdir()) == before  # nothing written
 
 
-def test_test_takes_the_model_from_its_checkpoint(trained_run, tiny_data_dir, tmp_path):
-    # The README's line after a padded fit names default.yaml: the padded model is still tested,
-    # and its report joins the run's own TensorBoard folder.
+def test_test_takes_the_model_from_its_checkpoint(trained_run, tmp_path):
+    # With default.yaml beside a padded checkpoint the padded model is still tested, on the data
+    # the fit read (no --data.data_dir), and its report joins the run's own TensorBoard folder.
     run = shutil.copytree(trained_run, tmp_path / "run")
     before = set(run.glob("events.out.tfevents.*"))
-    args = ["test", "--config", CONFIGS / "default.yaml", "--data.data_dir", tiny_data_dir]
+    args = ["test", "--config", CONFIGS / "default.yaml"]
     result = lstm_mnist(*args, "--ckpt_path", best_checkpoint(run), *QUIET, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "test/acc" in result.stdout and "Traceback" not in result.stderr

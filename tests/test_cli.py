@@ -1,6 +1,7 @@
 import warnings
 
 import pytest
+import torch
 import yaml
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.cli import SaveConfigCallback
@@ -233,6 +234,11 @@ def test_a_bad_option_is_one_line_that_names_it(options, named, code, tiny_data_
         (["--model.num_layers", "0"], "model option num_layers=0 must be at least 1"),
         (["--data.val_size", "100000"], "val_size=100000 must be smaller than the 300"),
         (["--data.pad_width", "many"], "Expected a <class 'int'>. Got value: many"),
+        pytest.param(
+            ["--trainer.accelerator", "gpu"],
+            "No supported gpu backend found! Use --trainer.accelerator cpu",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
+        ),
     ],
 )
 def test_more_bad_options_and_their_messages(options, message, tiny_data_dir, tmp_path, capsys):

@@ -1,3 +1,4 @@
+from pathlib import Path
 from types import SimpleNamespace
 from urllib.error import URLError
 
@@ -107,12 +108,14 @@ def test_missing_files_without_download(tmp_path):
 
 def test_offline_download_gives_one_clear_error(tmp_path, monkeypatch):
     def offline(self):
+        Path(self.raw_folder).mkdir(parents=True)  # as torchvision does before it fetches
         raise URLError("no network")
 
     monkeypatch.setattr(MNIST, "download", offline)
-    dm = MNISTDataModule(data_dir=str(tmp_path), download=True)
+    dm = MNISTDataModule(data_dir=str(tmp_path / "data"), download=True)
     with pytest.raises(DatasetNotFoundError, match=r"download failed \(<urlopen error no net"):
         dm.prepare_data()
+    assert not (tmp_path / "data").exists()  # no empty tree left behind
 
 
 def test_present_files_need_no_download(tiny_data_dir, monkeypatch):

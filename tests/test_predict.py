@@ -59,3 +59,13 @@ def test_predict_on_the_test_set_exits_0_and_writes_no_run(trained_run, tiny_dat
     assert result.stdout.count("test[") == 5
     assert "... 65 more; save all with --prediction_writer.output" in result.stdout
     assert list(tmp_path.iterdir()) == []  # no run folder, no config.yaml
+
+
+def test_one_file_needs_no_list_and_an_empty_glob_is_named(trained_run, tmp_path):
+    draw_seven().save(tmp_path / "seven.png")
+    args = ["predict", "--ckpt_path", best_checkpoint(trained_run), *QUIET]
+    result = lstm_mnist(*args, "--data.predict_files", "seven.png", cwd=tmp_path)
+    assert result.returncode == 0 and result.stdout.startswith("seven.png: "), result.stderr
+    pattern = ["--data.predict_files", "[seven.png, scans/*.jpg]"]
+    result = lstm_mnist(*args, *pattern, cwd=tmp_path)
+    assert result.returncode == 1 and "error: scans/*.jpg: no such file" in result.stderr

@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from lstm_mnist.errors import OptionError
-from lstm_mnist.runs import differences, ensure_folder, run_settings
+from lstm_mnist.runs import check_folder, differences, run_settings
 from tests.conftest import CONFIGS, QUIET, assert_one_line_error, copy_run, lstm_mnist
 
 
@@ -64,7 +64,8 @@ def test_what_makes_two_fits_the_same_run():
 def test_a_log_folder_that_cannot_be_one_is_refused(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(OptionError, match="is a file, not a folder"):
-        ensure_folder(tmp_path / "file", "trainer.default_root_dir")
-    with pytest.raises(OptionError, match="cannot be created"):
-        ensure_folder(tmp_path / "file" / "runs", "trainer.default_root_dir")
-    assert ensure_folder(tmp_path / "new" / "runs", "x").is_dir()
+        check_folder(tmp_path / "file", "trainer.default_root_dir")
+    with pytest.raises(OptionError, match="is under .*file, a file, not a folder"):
+        check_folder(tmp_path / "file" / "runs", "trainer.default_root_dir")
+    check_folder(tmp_path / "new" / "runs", "x")
+    assert not (tmp_path / "new").exists()  # checked, not made: a later error leaves nothing

@@ -14,7 +14,7 @@ import torch
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import LstmMnistError
 from lstm_mnist.model import LSTMClassifier
-from lstm_mnist.runs import LOGS
+from lstm_mnist.runs import LOGS, last_checkpoints
 
 # What the model sees and how it is built; the rest of the data settings (where the files are,
 # the batch size, the images to predict, augmentation) belong to the run that reads the files.
@@ -77,7 +77,16 @@ def run_folder(checkpoint_path: str | Path) -> Path | None:
 
 
 def load_run(ckpt_path: str, data_dir: str | None = None) -> tuple[LSTMClassifier, MNISTDataModule]:
-    """The model (eval mode, CPU) and a data module with the checkpoint's data settings."""
+    """The model (eval mode, CPU) and a data module with the checkpoint's data settings;
+    ``last`` is the newest run's last.ckpt under the current folder."""
+    if ckpt_path == "last":
+        newest = last_checkpoints(Path.cwd())
+        if not newest:
+            raise CheckpointError(
+                f"--ckpt_path last: no run in {Path.cwd() / LOGS} has checkpoints/last.ckpt; "
+                "pass a checkpoint's path"
+            )
+        ckpt_path = str(newest[0])
     checkpoint = read_checkpoint(ckpt_path)
     saved = constructor_args(MNISTDataModule, checkpoint.get("datamodule_hyper_parameters", {}))
     saved.pop("predict_files", None)  # the training run's, not this one's

@@ -36,7 +36,7 @@ from lstm_mnist.nvml import skip_nvml_check_without_driver
 from lstm_mnist.predict import PredictionWriter
 from lstm_mnist.profiler import NoProfiler
 from lstm_mnist.report import TestReport
-from lstm_mnist.runs import LOGS, ensure_folder, last_checkpoints, run_to_resume
+from lstm_mnist.runs import LOGS, check_folder, last_checkpoints, run_to_resume
 
 # The model keeps its own configure_optimizers (the seed's RMSprop) so it also trains outside the
 # CLI; the CLI replacing it with --optimizer is the design, not something to warn a user about.
@@ -46,6 +46,8 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.trace(_method)?` is dep
 # Loading a checkpoint into test/validate/predict runs (a new folder) restores ModelCheckpoint's
 # state, and Lightning warns that its old folder differs; nothing is saved in those runs.
 warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
+# A resumed fit writes into its own run's checkpoint folder, which is not empty by design.
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 # Lightning 2.6 calls a torch.utils._pytree API that torch 2.14 deprecates; nothing to act on.
 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
 
@@ -160,6 +162,9 @@ class LSTMMnistCLI(LightningCLI):
             config.ckpt_path = str(newest[0])
         checkpoint = read_checkpoint(config.ckpt_path)
         explicit = _explicit_options(self._argv)
+        saved_dir = checkpoint.get("datamodule_hyper_parameters", {}).get("data_dir")
+        if "data.data_dir" not in explicit and saved_dir and Path(saved_dir).is_dir():
+            config.data.data_dir = saved_dir  # where the fit found the files, unless told
         conflicts = []
         for section, values in trained_settings(checkpoint).items():
             for key, value in values.items():
@@ -193,7 +198,7 @@ class LSTMMnistCLI(LightningCLI):
             save_dir, name, version = self._run_dir.parent, "", self._run_dir.name
         else:
             option = "trainer.default_root_dir"
-            save_dir, name, version = ensure_folder(_root(config), option), LOGS, None
+            save_dir, name, version = check_folder(_root(config), option), LOGS, None
         config.trainer.logger = Namespace(
             class_path="lightning.pytorch.loggers.TensorBoardLogger",
             init_args=Namespace(
@@ -376,7 +381,10 @@ def cli_main(args: list[str] | None = None) -> None:
         sys.exit(2)
     except (LstmMnistError, MisconfigurationException) as err:
         # the message says what to fix; a traceback would bury it
-        sys.exit(f"error: {_one_line(str(err))}")
+        message = _one_line(str(err))
+        if "backend found" in message:  # e.g. --trainer.accelerator gpu without a GPU
+            message += " Use --trainer.accelerator cpu (or auto) on a machine without one."
+        sys.exit(f"error: {message}")
     except KeyboardInterrupt:  # Ctrl-C before or after Lightning's own handling of it
         sys.exit("interrupted")
 

@@ -85,6 +85,11 @@ class TensorBatches(Dataset):
         return self.images.index_select(0, index), self.labels.index_select(0, index)
 
 
+def _missing_folders(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, deepest first."""
+    return [path for path in (folder, *folder.parents) if not path.exists()]
+
+
 def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """collate_fn for TensorBatches: its batch is already stacked."""
     return batch
@@ -107,7 +112,7 @@ class MNISTDataModule(L.LightningDataModule):
         permutation_seed: int = 0,
         max_shift: float = 0.0,
         max_rotation: float = 0.0,
-        predict_files: list[str] | None = None,
+        predict_files: list[str] | str | None = None,
         on_device: bool = True,
     ) -> None:
         """
@@ -131,9 +136,9 @@ class MNISTDataModule(L.LightningDataModule):
                 pixels in x and y, a new random draw every epoch (0 = off, like the seed).
             max_rotation: Training augmentation: turn each training image by up to this many
                 degrees (0 = off). Validation, test and predict images are never altered.
-            predict_files: Image files, folders or glob patterns (PNG, JPEG, BMP) that
-                ``predict`` classifies, each prepared the way MNIST digits were made; when
-                empty, ``predict`` runs on the test set.
+            predict_files: Image files, folders or glob patterns (PNG, JPEG, BMP, GIF, TIFF,
+                WebP), or just one, that ``predict`` classifies, each prepared the way MNIST
+                digits were made; when empty, ``predict`` runs on the test set.
             on_device: Hold the images and labels on the device the Trainer runs on (a GPU's
                 memory: 55 MB for MNIST) and cut each batch there, so no batch is copied from
                 the host; ``false`` keeps them in host memory and moves each batch.
@@ -151,6 +156,8 @@ class MNISTDataModule(L.LightningDataModule):
         self.normalization, self.pad_width, self.scan = normalization, pad_width, scan
         self.max_shift, self.max_rotation = max_shift, max_rotation
         self.permutation = fixed_permutation(permutation_seed) if scan == "permuted" else None
+        if isinstance(predict_files, str):  # one file, folder or pattern
+            predict_files = [predict_files]
         self.predict_files, self.on_device = predict_files or [], on_device
         self.train_set = self.val_set = self.test_set = self.predict_set = None
         self.predict_names: list[str] = []  # what each predicted sample is (file or test index)
@@ -192,11 +199,16 @@ class MNISTDataModule(L.LightningDataModule):
         if self._missing_files():
             if not self.download:
                 raise self._not_found_error("download is false")
+            made = _missing_folders(self.raw_folder)
             try:
                 for train in (True, False):
                     _TORCHVISION_CLASSES[self.dataset](self.data_dir, train=train, download=True)
             except (URLError, RuntimeError, OSError) as err:
-                raise self._not_found_error(f"the download failed ({err})") from err
+                for folder in made:  # what the failed download made, if it left them empty
+                    if folder.is_dir() and not any(folder.iterdir()):
+                        folder.rmdir()
+                reason = str(err).rstrip(": ") or type(err).__name__
+                raise self._not_found_error(f"the download failed ({reason})") from err
         # Checked here too, from the labels file's header: prepare_data runs before a run
         # folder is made, so a bad value leaves nothing behind.
         if self.trainer is not None and self.trainer.state.fn in ("fit", "validate"):
@@ -336,7 +348,7 @@ class MNISTDataModule(L.LightningDataModule):
         missing = ", ".join(self._missing_files())
         return DatasetNotFoundError(
             f"{self.dataset} files are missing from {self.raw_folder} and {why}. Missing: "
-            f"{missing}. Point --data.data_dir at the folder that holds "
+            f"{missing}. Point data_dir (--data.data_dir) at the folder that holds "
             f"{self.raw_folder.parent.name}/raw/ with the four uncompressed IDX files, or run "
             f"'lstm-mnist download --data_dir {self.data_dir}' on a machine with internet."
         )

@@ -38,7 +38,9 @@ def expand_paths(patterns: list[str]) -> list[Path]:
         if path.is_dir():
             paths += sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         elif any(char in pattern for char in "*?["):
-            paths += [Path(match) for match in sorted(glob.glob(pattern, recursive=True))]
+            matches = sorted(glob.glob(pattern, recursive=True))
+            # a pattern that matched nothing is reported by name like a missing file
+            paths += [Path(match) for match in matches] or [path]
         else:
             paths.append(path)  # missing files are reported when loaded, by name
     return paths

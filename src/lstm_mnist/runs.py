@@ -19,18 +19,15 @@ SAME_RUN = ("seed_everything", "model", "data", "optimizer", "lr_scheduler")
 RUN_LOCAL_DATA = ("data_dir", "download", "predict_files", "on_device")
 
 
-def ensure_folder(path: Path, option: str) -> Path:
-    """Create ``path`` (a folder runs are written to) or raise one OptionError naming it."""
-    if path.exists() and not path.is_dir():
-        raise OptionError(f"{option}={str(path)!r} is a file, not a folder: name a folder")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OptionError(
-            f"{option}={str(path)!r} cannot be created ({err.strerror}): name a folder you can "
-            "write to"
-        ) from None
-    if not os.access(path, os.W_OK | os.X_OK):
+def check_folder(path: Path, option: str) -> Path:
+    """Raise one OptionError naming ``path`` unless runs can be written there: it is a folder,
+    or can be made one, that we can write to. Nothing is created: a check that fails later must
+    not leave an empty folder behind."""
+    existing = next(folder for folder in (path, *path.parents) if folder.exists())
+    if not existing.is_dir():
+        what = "is a file" if existing == path else f"is under {existing}, a file"
+        raise OptionError(f"{option}={str(path)!r} {what}, not a folder: name a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
         raise OptionError(f"{option}={str(path)!r} is not writable: name a folder you can write to")
     return path
 

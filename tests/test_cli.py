@@ -34,7 +34,7 @@ def test_every_config_parses_and_instantiates(config, tiny_data_dir, tmp_path, m
     cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)
     # input_size is linked, never written: the model reads what the data module produces
     assert cli.model.lstm.input_size == cli.datamodule.input_size
-    assert "input_size" not in yaml.safe_load(config.read_text())["model"]
+    assert "input_size" not in (yaml.safe_load(config.read_text()).get("model") or {})
 
 
 def test_padded_config_links_42_features(tiny_data_dir, tmp_path, monkeypatch):
@@ -42,6 +42,17 @@ def test_padded_config_links_42_features(tiny_data_dir, tmp_path, monkeypatch):
     args = ["--config", PADDED, "--data.data_dir", str(tiny_data_dir)]
     cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)
     assert cli.datamodule.pad_width == 14 and cli.model.lstm.input_size == 42
+
+
+def test_padded_is_default_with_one_setting_changed(capsys):
+    def resolved(config):
+        with pytest.raises(SystemExit):
+            cli_main(["fit", "--config", config, "--print_config"])
+        return yaml.safe_load(capsys.readouterr().out)
+
+    default, padded = resolved(DEFAULT), resolved(PADDED)
+    assert padded["data"].pop("pad_width") == 14 and default["data"].pop("pad_width") == 0
+    assert padded == default
 
 
 def test_print_config_round_trip(tiny_data_dir, tmp_path, capsys):

@@ -23,10 +23,9 @@ from lstm_mnist.idx import idx_length, read_idx
 from lstm_mnist.images import ImageError, expand_paths, load_digit
 from lstm_mnist.sequence import (
     PIXEL_STATS,
+    ImageToSequence,
     Normalization,
     ScanOrder,
-    fixed_permutation,
-    images_to_sequences,
     sequence_shape,
 )
 
@@ -155,7 +154,9 @@ class MNISTDataModule(L.LightningDataModule):
         self.val_size, self.split_seed = val_size, split_seed
         self.normalization, self.pad_width, self.scan = normalization, pad_width, scan
         self.max_shift, self.max_rotation = max_shift, max_rotation
-        self.permutation = fixed_permutation(permutation_seed) if scan == "permuted" else None
+        self.transform = ImageToSequence(
+            scan, pad_width, normalization, PIXEL_STATS[dataset], permutation_seed
+        )
         if isinstance(predict_files, str):  # one file, folder or pattern
             predict_files = [predict_files]
         self.predict_files, self.on_device = predict_files or [], on_device
@@ -176,11 +177,6 @@ class MNISTDataModule(L.LightningDataModule):
     def input_size(self) -> int:
         """Features per time step (28 + pad_width for rows); linked to the model's input_size."""
         return sequence_shape(self.scan, self.pad_width)[1]
-
-    @property
-    def mean_std(self) -> tuple[float, float]:
-        """Pixel mean and std of this dataset's training images, for ``standardize``."""
-        return PIXEL_STATS[self.dataset]
 
     @property
     def num_classes(self) -> int:
@@ -260,15 +256,12 @@ class MNISTDataModule(L.LightningDataModule):
         return self.to_sequences(images, augment=training), labels
 
     def to_sequences(self, images: torch.Tensor, augment: bool = False) -> torch.Tensor:
-        """uint8 images (N, 28, 28) on any device -> the model's input sequences, as configured:
-        randomly shifted and turned first if ``augment`` (training) and augmentation is on."""
+        """uint8 images (N, 28, 28) on any device -> the model's input sequences (through
+        ``self.transform``), randomly shifted and turned first if ``augment`` (training) and
+        augmentation is on."""
         if augment and (self.max_shift > 0 or self.max_rotation > 0):
             images = random_affine(images, self.max_shift, self.max_rotation)
-        if self.permutation is not None and self.permutation.device != images.device:
-            self.permutation = self.permutation.to(images.device)
-        return images_to_sequences(
-            images, self.scan, self.pad_width, self.normalization, self.permutation, self.mean_std
-        )
+        return self.transform.to(images.device)(images)  # a no-op once it is there
 
     def _loader(self, dataset: TensorBatches | None, shuffle: bool = False) -> DataLoader:
         if dataset is None:

@@ -14,36 +14,18 @@ import torch
 from torch import nn
 
 from lstm_mnist.checkpoint import load_run
-from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import LstmMnistError
-from lstm_mnist.sequence import images_to_sequences
 
 
-class ImageClassifier(nn.Module):
-    """Images (batch, 28, 28), pixel values 0-255 -> class logits (batch, 10)."""
-
-    def __init__(self, model: nn.Module, data: MNISTDataModule) -> None:
-        super().__init__()
-        self.model = model
-        self.scan, self.pad_width = data.scan, data.pad_width
-        self.normalization = data.normalization
-        self.permutation, self.mean_std = data.permutation, data.mean_std
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        seq = images_to_sequences(
-            images, self.scan, self.pad_width, self.normalization, self.permutation, self.mean_std
-        )
-        return self.model(seq)
-
-
-def image_classifier(ckpt_path: str) -> ImageClassifier:
-    """The model of a checkpoint with its run's preprocessing in front, as in the exported graph.
+def image_classifier(ckpt_path: str) -> nn.Sequential:
+    """Images (batch, 28, 28) in 0-255 -> class logits: the checkpoint's model behind its run's
+    own preprocessing, as in the exported graph.
 
     Args:
         ckpt_path: A checkpoint written by ``fit``.
     """
     model, data = load_run(ckpt_path)
-    return ImageClassifier(model, data)
+    return nn.Sequential(data.transform, model).eval()
 
 
 def export(*, ckpt_path: str, out: str = "model.onnx", format: Literal["onnx"] = "onnx") -> None:
@@ -71,7 +53,7 @@ def export(*, ckpt_path: str, out: str = "model.onnx", format: Literal["onnx"] =
     print(f"wrote {out}")
 
 
-def _onnx_program(classifier: ImageClassifier) -> torch.onnx.ONNXProgram:
+def _onnx_program(classifier: nn.Sequential) -> torch.onnx.ONNXProgram:
     example = torch.rand(2, 28, 28) * 255
     batch = torch.export.Dim("batch", min=1)
     return torch.onnx.export(
@@ -79,7 +61,7 @@ def _onnx_program(classifier: ImageClassifier) -> torch.onnx.ONNXProgram:
         (example,),
         input_names=["images"],
         output_names=["logits"],
-        dynamic_shapes={"images": {0: batch}},
+        dynamic_shapes=({0: batch},),
         dynamo=True,
         verbose=False,  # no "[torch.onnx] ..." progress lines on stdout
     )

@@ -10,6 +10,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 ScanOrder = Literal["rows", "columns", "pixels", "permuted"]
 Normalization = Literal["scale", "standardize"]
@@ -20,39 +21,57 @@ PIXEL_STATS = {"mnist": (0.1307, 0.3081), "fashion_mnist": (0.2860, 0.3530)}
 
 
 def sequence_shape(scan: ScanOrder, pad_width: int = 0) -> tuple[int, int]:
-    """(time steps, features per step) that ``images_to_sequences`` produces."""
+    """(time steps, features per step) that ``ImageToSequence`` produces."""
     steps, features = (
         (IMAGE_SIZE, IMAGE_SIZE) if scan in ("rows", "columns") else (IMAGE_SIZE**2, 1)
     )
     return steps, features + pad_width
 
 
-def images_to_sequences(
-    images: torch.Tensor,
-    scan: ScanOrder = "rows",
-    pad_width: int = 0,
-    normalization: Normalization = "scale",
-    permutation: torch.Tensor | None = None,
-    mean_std: tuple[float, float] = PIXEL_STATS["mnist"],
-) -> torch.Tensor:
-    """Turn images (N, 28, 28), uint8 or float in 0-255, into float sequences (N, steps, features).
+class ImageToSequence(nn.Module):
+    """Images (N, 28, 28), uint8 or float in 0-255 -> float sequences (N, steps, features).
 
-    Padding comes last, so the appended features are exact zeros whatever the normalisation,
-    as in the seed (pixels / 255, then 14 zeros per row). ``mean_std`` is used by
-    ``standardize``: the training set's pixel mean and std (``PIXEL_STATS[dataset]``).
+    The one place where an image becomes the model's input: the data module applies it to every
+    batch, and the report, ``explain`` and ``export`` (``nn.Sequential(transform, model)``) use
+    the data module's own instance. Padding comes last, so the appended features are exact zeros
+    whatever the normalisation, as in the seed (pixels / 255, then 14 zeros per row).
     """
-    x = images.float() / 255  # a new tensor: the in-place steps below never touch `images`
-    if normalization == "standardize":
-        x = x.sub_(mean_std[0]).div_(mean_std[1])
-    if scan == "columns":
-        x = x.transpose(1, 2)
-    elif scan == "pixels":
-        x = x.reshape(len(x), -1, 1)
-    elif scan == "permuted":
-        if permutation is None:
-            raise ValueError("scan='permuted' needs the fixed pixel permutation")
-        x = x.reshape(len(x), -1)[:, permutation.to(x.device)].unsqueeze(-1)
-    return F.pad(x, (0, pad_width)) if pad_width else x
+
+    def __init__(
+        self,
+        scan: ScanOrder = "rows",
+        pad_width: int = 0,
+        normalization: Normalization = "scale",
+        mean_std: tuple[float, float] = PIXEL_STATS["mnist"],
+        permutation_seed: int = 0,
+    ) -> None:
+        """Take the data module's settings (see MNISTDataModule for each).
+
+        Args:
+            scan: ``rows``, ``columns``, ``pixels`` or ``permuted``.
+            pad_width: Zeros appended to every time step.
+            normalization: ``scale`` (/ 255) or ``standardize`` (then minus mean, over std).
+            mean_std: The training set's pixel mean and std, for ``standardize``.
+            permutation_seed: Seed of the fixed pixel order of ``permuted``.
+        """
+        super().__init__()
+        self.scan, self.pad_width, self.normalization = scan, pad_width, normalization
+        self.mean, self.std = mean_std
+        # A buffer, so that .to(device) moves it with the module and a state dict never holds it.
+        order = fixed_permutation(permutation_seed) if scan == "permuted" else torch.empty(0)
+        self.register_buffer("permutation", order.long(), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.float() / 255  # a new tensor: the in-place steps below never touch `images`
+        if self.normalization == "standardize":
+            x = x.sub_(self.mean).div_(self.std)
+        if self.scan == "columns":
+            x = x.transpose(1, 2)
+        elif self.scan == "pixels":
+            x = x.reshape(len(x), -1, 1)
+        elif self.scan == "permuted":
+            x = x.reshape(len(x), -1)[:, self.permutation].unsqueeze(-1)
+        return F.pad(x, (0, self.pad_width)) if self.pad_width else x
 
 
 def fixed_permutation(seed: int) -> torch.Tensor:

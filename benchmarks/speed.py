@@ -35,10 +35,9 @@ from torch.profiler import ProfilerActivity, profile
 from lstm_mnist.checkpoint import constructor_args
 from lstm_mnist.cli import LSTMMnistCLI
 from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.malloc import keep_freed_memory
 from lstm_mnist.model import LSTMClassifier
-from lstm_mnist.nvml import skip_nvml_check_without_driver
 from lstm_mnist.report import predict
+from lstm_mnist.tuning import tune_process
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The CLI is given its arguments by this script, which has command-line arguments of its own.
@@ -343,8 +342,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     # As `lstm-mnist` does at start; set here for both loops (they share this process).
-    print(f"glibc malloc thresholds set: {keep_freed_memory()}")
-    print(f"NVML-based CUDA check skipped (no driver): {skip_nvml_check_without_driver()}")
+    print(f"process settings applied (src/lstm_mnist/tuning.py): {tune_process()}")
     device = torch.device("cuda" if args.accelerator == "gpu" else "cpu")
     if args.time_to:
         with tempfile.TemporaryDirectory() as workdir:

@@ -12,8 +12,8 @@ from lstm_mnist.cli import LSTMMnistCLI, cli_main, run_cli
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
-from lstm_mnist.profiler import NoProfiler
 from lstm_mnist.report import TestReport as Report  # (not a pytest class)
+from lstm_mnist.tuning import NoProfiler
 from tests.conftest import (
     PROJECT_ROOT,
     assert_one_line_error,

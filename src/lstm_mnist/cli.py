@@ -30,13 +30,11 @@ from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from lstm_mnist.checkpoint import CheckpointError, read_checkpoint, run_folder, trained_settings
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import LstmMnistError, OptionError
-from lstm_mnist.malloc import keep_freed_memory
 from lstm_mnist.model import LSTMClassifier
-from lstm_mnist.nvml import skip_nvml_check_without_driver
 from lstm_mnist.predict import PredictionWriter
-from lstm_mnist.profiler import NoProfiler
 from lstm_mnist.report import TestReport
 from lstm_mnist.runs import LOGS, check_folder, last_checkpoints, run_to_resume
+from lstm_mnist.tuning import NoProfiler, tune_process
 
 # The model keeps its own configure_optimizers (the seed's RMSprop) so it also trains outside the
 # CLI; the CLI replacing it with --optimizer is the design, not something to warn a user about.
@@ -217,7 +215,7 @@ class LSTMMnistCLI(LightningCLI):
         configured = list(self._run(self.config_init).trainer.get("callbacks") or [])
         trainer = super().instantiate_trainer(**kwargs)
         trainer.callbacks = self._callbacks_of_this_run(trainer, configured)
-        if type(trainer.profiler) is PassThroughProfiler:  # none configured: see profiler.py
+        if type(trainer.profiler) is PassThroughProfiler:  # none configured: see tuning.py
             trainer.profiler = NoProfiler()
         return trainer
 
@@ -350,8 +348,7 @@ DESCRIPTION = (
 def run_cli(args: list[str] | None = None) -> LSTMMnistCLI | None:
     """Run one command and return its CLI (None for the tools); errors are raised, not printed."""
     argv = sys.argv[1:] if args is None else args
-    keep_freed_memory()
-    skip_nvml_check_without_driver()
+    tune_process()
     _check_config_files(argv)
     parser_kwargs = {"prog": PROG, "exit_on_error": False}
     if argv and argv[0] in TOOLS:

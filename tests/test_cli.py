@@ -282,7 +282,16 @@ def test_missing_data_offline_is_one_clear_error(tmp_path):
 def test_help_names_every_command(tmp_path):
     result = lstm_mnist("--help", cwd=tmp_path)
     assert result.returncode == 0 and result.stdout.startswith("usage: lstm-mnist")
-    for command in ("fit", "validate", "test", "predict", "download", "explain", "export"):
+    for command in (
+        "fit",
+        "validate",
+        "test",
+        "predict",
+        "download",
+        "explain",
+        "export",
+        "experiments",
+    ):
         assert command in result.stdout, command
 
 

@@ -10,7 +10,7 @@ from tests.conftest import PROJECT_ROOT, write_tiny_mnist
 
 
 def test_a_grid_writes_its_csv_and_markdown_table(tiny_data_dir, tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(PROJECT_ROOT)  # grids name files in configs/
+    monkeypatch.chdir(tmp_path)  # from any folder: the configs are found in the project
     tiny = ["--data.val_size", "50", "--trainer.max_epochs", "1"]
     grid = [
         ("default", ["--config", experiments.DEFAULT, *tiny]),
@@ -64,7 +64,7 @@ def test_every_grid_cell_is_a_valid_command_line(grid, name, args, tmp_path, mon
 
 
 def test_workers_run_cells_in_their_own_processes_and_folders(tiny_data_dir, tmp_path, monkeypatch):
-    monkeypatch.chdir(PROJECT_ROOT)
+    monkeypatch.chdir(tmp_path)
     tiny = ["--config", experiments.DEFAULT, "--data.val_size", "50", "--trainer.max_epochs", "1"]
     monkeypatch.setitem(experiments.GRIDS, "padding", [("pad 0", tiny)])
     experiments.run_grid(

@@ -335,12 +335,14 @@ TOOLS = {
     "explain": "lstm_mnist.explain:explain",
     "export": "lstm_mnist.export:export",
     "download": "lstm_mnist.download:download",
+    "experiments": "lstm_mnist.experiments:run_grid",
 }
 PROG = "lstm-mnist"
 DESCRIPTION = (
     "Stacked LSTMs that read MNIST as sequences. Commands: fit, validate, test, predict "
     "(Lightning's, driven by YAML configs), and 'download' (the dataset, e.g. on a login node), "
-    "'explain' (the running guess, row by row, as a PNG), 'export' (ONNX). "
+    "'explain' (the running guess, row by row, as a PNG), 'export' (ONNX), 'experiments' "
+    "(config x seed grids -> results/). "
     "Each has --help, e.g. 'lstm-mnist fit --help'."
 )
 

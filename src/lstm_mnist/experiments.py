@@ -1,9 +1,9 @@
-"""``python -m lstm_mnist.experiments --grid reproduction``: config x seed grids -> results/.
+"""``lstm-mnist experiments --grid reproduction``: config x seed grids -> results/.
 
 Each cell is a full ``fit`` with ``--test_after_fit`` through the same CLI a user runs; the
 test accuracy of the best-val checkpoint is collected. The grid writes ``results/<grid>.csv``
 (one row per run) and ``results/<grid>.md`` (mean +- std per setting, the seed's numbers beside).
-Run it from the project's root (the grids name files in ``configs/``).
+It runs from any folder (the configs are found in the project) and writes to ``--out_dir``.
 """
 
 import csv
@@ -27,7 +27,10 @@ from lstm_mnist.cli import run_cli
 # The runner hands the CLI its arguments while having command-line arguments of its own.
 warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
 
+# The grids name the configs as the tables print them; a run finds them in the project (an
+# editable install's checkout), so the runner works from any folder.
 DEFAULT, PADDED, BEST = "configs/default.yaml", "configs/padded.yaml", "configs/best.yaml"
+PROJECT = Path(__file__).resolve().parents[2]
 # The seed's Keras results (one run each) beside the settings that repeat or improve on them.
 SEED_RESULTS = {
     "reproduction": {"default": 0.9856, "padded": 0.9839},
@@ -164,7 +167,7 @@ def _fit_and_test(
     cli = run_cli(
         [
             "fit",
-            *args,
+            *_in_project(args),
             "--seed_everything",
             str(seed),
             "--data.data_dir",
@@ -190,6 +193,11 @@ def _fit_and_test(
         "overrides": " ".join(args),
         "scored": "at fit",
     }
+
+
+def _in_project(args: list[str]) -> list[str]:
+    """The grid's arguments with its config paths made absolute (relative to the project)."""
+    return [str(PROJECT / arg) if arg.startswith("configs/") else arg for arg in args]
 
 
 def _logger(save_dir: Path, grid: str, version: str) -> str:
@@ -218,7 +226,8 @@ def _rescore(grid: str, row: dict, data_dir: str, out: Path) -> dict:
     for subcommand, metric in (("test", "test/acc"), ("validate", "val/acc")):
         with tempfile.TemporaryDirectory() as workdir:  # no logs, no config.yaml in the cwd
             cli = run_cli(
-                [subcommand, *args, "--ckpt_path", str(best[0]), "--data.data_dir", data_dir]
+                [subcommand, *_in_project(args), "--ckpt_path", str(best[0])]
+                + ["--data.data_dir", data_dir]
                 + ["--data.download", "false", "--trainer.enable_progress_bar", "false"]
                 + ["--trainer.logger", "false", "--trainer.default_root_dir", workdir]
             )
@@ -278,5 +287,5 @@ def _write_csv(rows: list[dict], path: Path) -> None:
         writer.writerows(rows)
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # python -m lstm_mnist.experiments, as before the subcommand
     auto_cli(run_grid)

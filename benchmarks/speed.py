@@ -149,6 +149,7 @@ def project_cli(args, workdir: Path) -> LSTMMnistCLI:
 
 
 def through_the_project(cli: LSTMMnistCLI, hand: "HandLoop", interleave: int) -> dict:
+    """(a): the CLI's own fit, with the hand loop (b) run in turns inside it; their times."""
     clock = InterleavedClock(hand, interleave)
     clock.attach(cli.model)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
@@ -173,7 +174,8 @@ def bootstrap_interval(samples: list, statistic, draws: int = 2000) -> tuple[flo
 def ratio_interval(turns: list[tuple[float, float]]) -> dict:
     """(a)/(b) throughput over the paired turns, sum(b) / sum(a), with a 95% bootstrap interval
     (turns resampled with replacement). It treats turns as independent: the machine's drifts,
-    mostly slower than a turn, hit both loops of a turn alike, which is what pairing is for."""
+    mostly slower than a turn, hit both loops of a turn alike, which is what pairing is for.
+    """
     if not turns:
         return {"pairs": 0, "ratio": None, "low": None, "high": None}
 
@@ -187,7 +189,8 @@ def ratio_interval(turns: list[tuple[float, float]]) -> dict:
 class HandLoop:
     """What (a) trains, in a minimal hand-written PyTorch loop, one epoch a call: the same model
     settings, optimizer, gradient clipping and per-batch data transform (augmentation included),
-    read from the CLI's run so that any config or override applies to both."""
+    read from the CLI's run so that any config or override applies to both.
+    """
 
     def __init__(self, cli: LSTMMnistCLI, device: torch.device, precision: str | None) -> None:
         data = type(cli.datamodule)(
@@ -213,7 +216,8 @@ class HandLoop:
 
     def steps(self, count: int | None) -> float:
         """The next ``count`` training steps of this epoch (all that are left: None), timed;
-        returns their seconds."""
+        returns their seconds.
+        """
         start = time.perf_counter()
         for batch in itertools.islice(self._batches, count):
             images, labels = self.gather(batch)
@@ -253,7 +257,8 @@ def _optimizer_of(configured) -> torch.optim.Optimizer:
 
 class TestAccuracyClock(Callback):
     """Training wall time (validation included, as shipped) until test accuracy reaches a
-    target; the test set is scored after each epoch, off the clock, and the fit stops there."""
+    target; the test set is scored after each epoch, off the clock, and the fit stops there.
+    """
 
     def __init__(self, target: float, images: torch.Tensor, labels: torch.Tensor) -> None:
         self.target, self.images, self.labels = target, images, labels
@@ -304,6 +309,7 @@ def time_to_accuracy(args, workdir: Path) -> dict:
 
 @torch.inference_mode()
 def inference(hand: HandLoop, repeats: int) -> dict:
+    """(c): seconds to classify the test set, the median of ``repeats`` passes."""
     data = hand.data
     data.setup("test")
     images = data.test_set.images.to(hand.device)
@@ -320,6 +326,7 @@ def inference(hand: HandLoop, repeats: int) -> dict:
 
 
 def main() -> None:
+    """Parse the options, run (a), (b) and (c), print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data-dir", type=Path, default=PROJECT_ROOT.parent / "shared/datasets")
     parser.add_argument("--config", type=Path, default=PROJECT_ROOT / "configs/default.yaml")

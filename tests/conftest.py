@@ -1,5 +1,6 @@
 """Fixtures and helpers: tiny IDX datasets the tests write themselves, the real files when
-present, and the installed ``lstm-mnist`` script run the way a user runs it."""
+present, and the installed ``lstm-mnist`` script run the way a user runs it.
+"""
 
 import os
 import shutil
@@ -49,7 +50,8 @@ def lstm_mnist(
 ) -> subprocess.CompletedProcess:
     """The installed ``lstm-mnist`` script, run in a subprocess from ``cwd`` (not the checkout),
     one torch thread (two threads per process crawl on a busy 2-core machine). ``merged``: its
-    stderr goes into stdout, as in a log file."""
+    stderr goes into stdout, as in a log file.
+    """
     script = shutil.which("lstm-mnist")
     assert script, "the lstm-mnist script is not installed: pip install -e '.[dev]'"
     assert PROJECT_ROOT not in [Path(cwd), *Path(cwd).parents], "run it outside the checkout"
@@ -68,11 +70,13 @@ def lstm_mnist(
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *named: str) -> str:
     """The command failed and ended with one ``error:`` line that names each of ``named``, with
-    no traceback and no usage dump before it; returns that line."""
+    no traceback and no usage dump before it; returns that line.
+    """
     assert result.returncode != 0, result.stdout[-2000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]
     lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert lines and lines[-1].startswith("error: "), result.stderr[-3000:]
+    assert lines, result.stderr[-3000:]
+    assert lines[-1].startswith("error: "), result.stderr[-3000:]
     assert not any(line.startswith("usage:") for line in lines), result.stderr[-3000:]
     for name in named:
         assert name in lines[-1], (name, lines[-1])
@@ -94,7 +98,8 @@ def real_data_dir() -> Path:
 @pytest.fixture(scope="session")
 def trained(tiny_data_dir, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """One short fit of the padded config on tiny data by the installed script, from a folder
-    of its own, into ``<that folder>/runs``: (its run folder, the finished process)."""
+    of its own, into ``<that folder>/runs``: (its run folder, the finished process).
+    """
     workdir = tmp_path_factory.mktemp("trained")
     root = workdir / "runs"
     result = lstm_mnist(
@@ -119,7 +124,8 @@ def trained(tiny_data_dir, tmp_path_factory) -> tuple[Path, subprocess.Completed
 @pytest.fixture(scope="session")
 def trained_run(trained) -> Path:
     """The run folder of ``trained`` (checkpoints/last.ckpt and the best one): read it only;
-    a test that changes a run copies it first (``copy_run``)."""
+    a test that changes a run copies it first (``copy_run``).
+    """
     return trained[0]
 
 

@@ -58,7 +58,8 @@ def test_test_takes_the_model_from_its_checkpoint(trained_run, tmp_path):
     args = ["test", "--config", CONFIGS / "default.yaml"]
     result = lstm_mnist(*args, "--ckpt_path", best_checkpoint(run), *QUIET, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "test/acc" in result.stdout and "Traceback" not in result.stderr
+    assert "test/acc" in result.stdout
+    assert "Traceback" not in result.stderr
     assert len(set(run.glob("events.out.tfevents.*")) - before) == 1
     assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]  # no new run folder
 
@@ -75,10 +76,14 @@ def test_an_explicit_option_that_contradicts_the_checkpoint_is_named(
 def test_the_settings_in_a_checkpoint_rebuild_its_model(trained_run):
     checkpoint = read_checkpoint(best_checkpoint(trained_run))
     settings = trained_settings(checkpoint)
-    assert settings["data"]["pad_width"] == 14 and settings["model"]["hidden_size"] == 32
-    assert "data_dir" not in settings["data"] and "input_size" not in settings["model"]
+    assert settings["data"]["pad_width"] == 14
+    assert settings["model"]["hidden_size"] == 32
+    assert "data_dir" not in settings["data"]
+    assert "input_size" not in settings["model"]
     model, data = load_run(str(best_checkpoint(trained_run)))
-    assert model.lstm.input_size == 42 and data.pad_width == 14 and not model.training
+    assert model.lstm.input_size == 42
+    assert data.pad_width == 14
+    assert not model.training
 
 
 @pytest.mark.parametrize(("kind", "says"), BAD)

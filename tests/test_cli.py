@@ -41,7 +41,8 @@ def test_padded_config_links_42_features(tiny_data_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = ["--config", PADDED, "--data.data_dir", str(tiny_data_dir)]
     cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)
-    assert cli.datamodule.pad_width == 14 and cli.model.lstm.input_size == 42
+    assert cli.datamodule.pad_width == 14
+    assert cli.model.lstm.input_size == 42
 
 
 def test_padded_is_default_with_one_setting_changed(capsys):
@@ -51,7 +52,8 @@ def test_padded_is_default_with_one_setting_changed(capsys):
         return yaml.safe_load(capsys.readouterr().out)
 
     default, padded = resolved(DEFAULT), resolved(PADDED)
-    assert padded["data"].pop("pad_width") == 14 and default["data"].pop("pad_width") == 0
+    assert padded["data"].pop("pad_width") == 14
+    assert default["data"].pop("pad_width") == 0
     assert padded == default
 
 
@@ -66,7 +68,8 @@ def test_print_config_round_trip(tiny_data_dir, tmp_path, capsys):
     saved.write_text(printed)
     assert print_config(saved) == printed
     settings = yaml.safe_load(printed)
-    assert settings["data"]["pad_width"] == 14 and settings["optimizer"]["init_args"]["lr"] == 1e-3
+    assert settings["data"]["pad_width"] == 14
+    assert settings["optimizer"]["init_args"]["lr"] == 1e-3
 
 
 @pytest.mark.parametrize(
@@ -115,7 +118,8 @@ def test_without_a_subcommand_the_callbacks_are_fits(tiny_data_dir, tmp_path):
         ["epoch{epoch:02d}-val_acc{val/acc:.4f}", "last"]
     )
     kinds = {type(callback) for callback in cli.trainer.callbacks}
-    assert PredictionWriter not in kinds and Report not in kinds  # no --test_after_fit
+    assert PredictionWriter not in kinds
+    assert Report not in kinds
 
 
 @pytest.mark.parametrize(
@@ -169,7 +173,8 @@ def test_bf16_mixed_precision_trains_on_cpu(tiny_data_dir, tmp_path):
     args += ["--data.val_size", "50", "--trainer.default_root_dir", str(tmp_path)]
     args += ["--trainer.precision", "bf16-mixed", "--trainer.fast_dev_run", "true", *QUIET]
     cli = run_cli(args)
-    assert cli.trainer.precision == "bf16-mixed" and cli.trainer.state.finished
+    assert cli.trainer.precision == "bf16-mixed"
+    assert cli.trainer.state.finished
 
 
 # The doors users walk through: the installed script, from a folder that is not the checkout.
@@ -177,13 +182,17 @@ def test_bf16_mixed_precision_trains_on_cpu(tiny_data_dir, tmp_path):
 
 def test_a_fit_exits_0_and_writes_only_under_its_root_dir(trained):
     run, result = trained
-    assert result.returncode == 0 and "Traceback" not in result.stderr
+    assert result.returncode == 0
+    assert "Traceback" not in result.stderr
     assert "LSTMMnistCLI object" not in result.stdout
-    assert "Best checkpoint (val/acc=" in result.stdout and str(run) in result.stdout
+    assert "Best checkpoint (val/acc=" in result.stdout
+    assert str(run) in result.stdout
     workdir = run.parents[2]
     assert sorted(path.name for path in workdir.iterdir()) == ["runs"]  # nothing in the cwd
-    assert (run / "config.yaml").is_file() and list(run.glob("events.out.tfevents.*"))
-    assert (run / "checkpoints" / "last.ckpt").is_file() and best_checkpoint(run).is_file()
+    assert (run / "config.yaml").is_file()
+    assert list(run.glob("events.out.tfevents.*"))
+    assert (run / "checkpoints" / "last.ckpt").is_file()
+    assert best_checkpoint(run).is_file()
     tags = EventAccumulator(str(run)).Reload().Tags()["scalars"]
     assert {"train/acc", "val/loss", "val/acc", "lr-RMSprop"} <= set(tags)
 
@@ -258,7 +267,9 @@ def test_more_bad_options_and_their_messages(options, message, tiny_data_dir, tm
     with pytest.raises(SystemExit) as exit_:
         cli_main([*args, "--trainer.default_root_dir", str(tmp_path / "runs"), *QUIET])
     printed = f"{exit_.value.code}{capsys.readouterr().err}"
-    assert exit_.value.code != 0 and message in printed and "Traceback" not in printed
+    assert exit_.value.code != 0
+    assert message in printed
+    assert "Traceback" not in printed
     assert not (tmp_path / "runs" / "lightning_logs").exists()
 
 
@@ -267,7 +278,8 @@ def test_no_logger_drops_the_learning_rate_monitor(tiny_data_dir, tmp_path):
     args += ["--trainer.logger", "false", "--trainer.max_epochs", "1", *QUIET]
     result = lstm_mnist(*args, "--trainer.default_root_dir", tmp_path / "root", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert not list(tmp_path.rglob("lightning_logs")) and not list(tmp_path.rglob("events.*"))
+    assert not list(tmp_path.rglob("lightning_logs"))
+    assert not list(tmp_path.rglob("events.*"))
     assert (tmp_path / "root" / "checkpoints" / "last.ckpt").is_file()
 
 
@@ -275,13 +287,15 @@ def test_missing_data_offline_is_one_clear_error(tmp_path):
     args = ["fit", "--config", DEFAULT, "--data.data_dir", tmp_path / "empty"]
     result = lstm_mnist(*args, "--data.download", "false", cwd=tmp_path)
     message = assert_one_line_error(result, "train-images-idx3-ubyte", "--data.data_dir")
-    assert result.returncode == 1 and "lstm-mnist download" in message
+    assert result.returncode == 1
+    assert "lstm-mnist download" in message
     assert "--data.download true" not in message  # already the default
 
 
 def test_help_names_every_command(tmp_path):
     result = lstm_mnist("--help", cwd=tmp_path)
-    assert result.returncode == 0 and result.stdout.startswith("usage: lstm-mnist")
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: lstm-mnist")
     for command in (
         "fit",
         "validate",

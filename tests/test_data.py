@@ -33,7 +33,8 @@ def test_split_is_seeded_and_disjoint(tiny_data_dir):
         return dm.train_set.images, dm.val_set.images
 
     train, val = split(1)
-    assert torch.equal(train, split(1)[0]) and not torch.equal(val, split(2)[1])
+    assert torch.equal(train, split(1)[0])
+    assert not torch.equal(val, split(2)[1])
     # every image lands in exactly one part (random 28x28 images are unique)
     rows = {tuple(image.flatten().tolist()) for image in torch.cat([train, val])}
     assert len(rows) == TINY_TRAIN
@@ -43,9 +44,12 @@ def test_batches_are_uint8_from_memory_then_float_sequences(tiny_data_dir):
     dm = MNISTDataModule(data_dir=str(tiny_data_dir), batch_size=32, val_size=50)
     dm.setup("fit")
     (images, labels), (sequences, same_labels) = first_batch(dm)
-    assert images.dtype == torch.uint8 and images.shape == (32, 28, 28)
-    assert sequences.dtype == torch.float32 and sequences.shape == (32, 28, 28)
-    assert labels.shape == (32,) and labels is same_labels
+    assert images.dtype == torch.uint8
+    assert images.shape == (32, 28, 28)
+    assert sequences.dtype == torch.float32
+    assert sequences.shape == (32, 28, 28)
+    assert labels.shape == (32,)
+    assert labels is same_labels
     torch.testing.assert_close(sequences, images.float() / 255)
 
 
@@ -53,7 +57,8 @@ def test_padding_appends_exact_zeros(tiny_data_dir):
     dm = MNISTDataModule(data_dir=str(tiny_data_dir), pad_width=14, normalization="standardize")
     dm.setup("test")
     (images, _), (sequences, _) = first_batch(dm, "test_dataloader")
-    assert dm.input_size == 42 and sequences.shape[1:] == (28, 42)
+    assert dm.input_size == 42
+    assert sequences.shape[1:] == (28, 42)
     assert torch.count_nonzero(sequences[..., 28:]) == 0
     mean, std = PIXEL_STATS["mnist"]
     torch.testing.assert_close(sequences[..., :28], (images.float() / 255 - mean) / std)
@@ -73,7 +78,8 @@ def test_scan_orders(tiny_data_dir):
     torch.testing.assert_close(pixels, images.reshape(-1, 784, 1))
     _, permuted = sequences("permuted", permutation_seed=3)
     _, permuted_again = sequences("permuted", permutation_seed=3)
-    assert torch.equal(permuted, permuted_again) and not torch.equal(permuted, pixels)
+    assert torch.equal(permuted, permuted_again)
+    assert not torch.equal(permuted, pixels)
     torch.testing.assert_close(permuted.sort(dim=1).values, pixels.sort(dim=1).values)
 
 
@@ -96,7 +102,8 @@ def test_missing_files_without_download(tmp_path):
     with pytest.raises(DatasetNotFoundError) as error:
         dm.prepare_data()
     message = str(error.value)
-    assert str(tmp_path / "MNIST" / "raw") in message and "--data.data_dir" in message
+    assert str(tmp_path / "MNIST" / "raw") in message
+    assert "--data.data_dir" in message
     for name in (
         "train-images-idx3-ubyte",
         "train-labels-idx1-ubyte",

@@ -71,9 +71,11 @@ def test_ddp_two_processes_through_the_cli(tiny_data_dir, tmp_path):
     )
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
-    assert "GLOBAL_RANK: 0" in output and "GLOBAL_RANK: 1" in output
+    assert "GLOBAL_RANK: 0" in output
+    assert "GLOBAL_RANK: 1" in output
     (run,) = run_folders(tmp_path)  # rank 0 alone writes logs, config and checkpoints
-    assert (run / "config.yaml").is_file() and (run / "checkpoints" / "last.ckpt").is_file()
+    assert (run / "config.yaml").is_file()
+    assert (run / "checkpoints" / "last.ckpt").is_file()
 
 
 def test_torchrun_two_nodes_on_localhost(tiny_data_dir, tmp_path):
@@ -120,7 +122,8 @@ def test_torchrun_two_nodes_on_localhost(tiny_data_dir, tmp_path):
             node.kill()
     for node, output in zip(nodes, outputs, strict=True):
         assert node.returncode == 0, output
-    assert "GLOBAL_RANK: 0" in outputs[0] and "GLOBAL_RANK: 1" in outputs[1]
+    assert "GLOBAL_RANK: 0" in outputs[0]
+    assert "GLOBAL_RANK: 1" in outputs[1]
     (run,) = run_folders(tmp_path)
     assert [p.name for p in (run / "checkpoints").glob("*.ckpt")].count("last.ckpt") == 1
 
@@ -167,7 +170,8 @@ def test_sigkill_mid_fit_then_resume_from_last(tiny_data_dir, tmp_path):
     (run,) = run_folders(tmp_path)  # the resumed run continues in the killed run's folder
     final = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     steps_per_epoch = -(-(300 - 51) // 64)
-    assert final["epoch"] == 39 and final["global_step"] == 40 * steps_per_epoch
+    assert final["epoch"] == 39
+    assert final["global_step"] == 40 * steps_per_epoch
     assert len(list(run.glob("events.out.tfevents.*"))) == 2
 
 
@@ -237,7 +241,8 @@ def test_ctrl_c_then_a_bad_resume_leave_the_run_intact(tiny_data_dir, tmp_path):
         _, stderr = fit.communicate(timeout=60)
     finally:
         fit.kill()
-    assert fit.returncode != 0 and "Traceback" not in stderr, stderr[-3000:]
+    assert fit.returncode != 0, stderr[-3000:]
+    assert "Traceback" not in stderr, stderr[-3000:]
     (run,) = run_folders(tmp_path)
     saved = {path.name: path.read_bytes() for path in (run / "checkpoints").iterdir()}
     assert checkpoint_epoch(run / "checkpoints" / "last.ckpt") >= 1
@@ -248,6 +253,7 @@ def test_ctrl_c_then_a_bad_resume_leave_the_run_intact(tiny_data_dir, tmp_path):
         text=True,
         timeout=120,
     )
-    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert bad.returncode == 1
+    assert "Traceback" not in bad.stderr
     assert {path.name: path.read_bytes() for path in (run / "checkpoints").iterdir()} == saved
     assert run_folders(tmp_path) == [run]

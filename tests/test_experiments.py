@@ -27,11 +27,14 @@ def test_a_grid_writes_its_csv_and_markdown_table(tiny_data_dir, tmp_path, monke
         ("pad_width 14", "0"),
         ("pad_width 14", "1"),
     ]
-    assert {r["parameters"] for r in rows} == {"25162", "26954"} and rows[0]["epochs"] == "1"
+    assert {r["parameters"] for r in rows} == {"25162", "26954"}
+    assert rows[0]["epochs"] == "1"
     table = (tmp_path / "reproduction.md").read_text()
     mean = 100 * (float(rows[0]["test_acc"]) + float(rows[1]["test_acc"])) / 2
-    assert f"| default | {mean:.2f} +- " in table and "| 98.56% |" in table
-    assert "| pad_width 14 |" in table and "| - |" in table
+    assert f"| default | {mean:.2f} +- " in table
+    assert "| 98.56% |" in table
+    assert "| pad_width 14 |" in table
+    assert "| - |" in table
     # render_only rewrites the same table from the CSV, without running anything
     (tmp_path / "reproduction.md").unlink()
     experiments.run_grid("reproduction", out_dir=str(tmp_path), render_only=True)

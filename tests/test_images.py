@@ -38,10 +38,12 @@ def centre_of_mass(digit: torch.Tensor) -> tuple[float, float]:
 def test_photo_becomes_an_mnist_like_digit(tmp_path):
     draw_seven().save(tmp_path / "seven.png")
     digit = load_digit(tmp_path / "seven.png")
-    assert digit.shape == (28, 28) and digit.dtype == torch.uint8
+    assert digit.shape == (28, 28)
+    assert digit.dtype == torch.uint8
     assert max(ink_box(digit)) in (20, 21)  # the ink's box fits 20x20, aspect kept
     row, col = centre_of_mass(digit)  # by mass, as far as the field allows for a top-heavy 7
-    assert abs(row - 14) <= 2.5 and abs(col - 14) <= 0.5
+    assert abs(row - 14) <= 2.5
+    assert abs(col - 14) <= 0.5
 
 
 @pytest.mark.parametrize(
@@ -68,7 +70,8 @@ def test_a_real_mnist_digit_survives_the_round_trip(real_data_dir):
         again = torch.from_numpy(mnist_like(255 - photo.astype(np.float32)))
         correlations.append(np.corrcoef(original.flatten(), again.flatten())[0, 1])
     # MNIST's own digits come back almost unchanged (a few faint strokes shift the box a little)
-    assert np.median(correlations) > 0.98 and min(correlations) > 0.7
+    assert np.median(correlations) > 0.98
+    assert min(correlations) > 0.7
 
 
 @pytest.mark.parametrize(
@@ -151,7 +154,8 @@ def test_a_big_photo_is_read_shrunk(tmp_path, name):
     draw_seven().save(tmp_path / "reference.png")
     big_photo().save(tmp_path / name)
     ink = read_ink(tmp_path / name)
-    assert max(ink.shape) <= MAX_SIDE and ink.dtype == np.float32
+    assert max(ink.shape) <= MAX_SIDE
+    assert ink.dtype == np.float32
     assert ink.shape[0] / ink.shape[1] == pytest.approx(4000 / 6000, abs=0.01)  # aspect kept
     assert_same_digit(tmp_path / name, tmp_path / "reference.png")
 

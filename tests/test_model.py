@@ -54,7 +54,8 @@ def test_default_optimizer_learns_a_batch():
 def test_predict_step_gives_class_and_probabilities():
     model = LSTMClassifier(input_size=28).eval()
     out = model.predict_step((torch.rand(6, 28, 28), torch.zeros(6, dtype=torch.long)), 0)
-    assert out["pred"].shape == (6,) and out["probs"].shape == (6, 10)
+    assert out["pred"].shape == (6,)
+    assert out["probs"].shape == (6, 10)
     torch.testing.assert_close(out["probs"].sum(-1), torch.ones(6))
 
 
@@ -94,7 +95,9 @@ def test_keras_init_orthogonal_recurrence_and_forget_bias_one():
         recurrent = getattr(model.lstm, f"weight_hh_l{layer}")  # (4 x 16, 16): one matrix
         torch.testing.assert_close(recurrent.T @ recurrent, torch.eye(16), atol=1e-5, rtol=0)
         bias = getattr(model.lstm, f"bias_ih_l{layer}")
-        assert bias[16:32].eq(1).all() and bias[:16].eq(0).all() and bias[32:].eq(0).all()
+        assert bias[16:32].eq(1).all()
+        assert bias[:16].eq(0).all()
+        assert bias[32:].eq(0).all()
         assert getattr(model.lstm, f"bias_hh_l{layer}").eq(0).all()
     assert model.head.bias.eq(0).all()
     same_size = LSTMClassifier(hidden_size=16, num_layers=2)

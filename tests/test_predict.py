@@ -1,5 +1,6 @@
 """``predict`` on a person's images: a checkpoint is all it needs; every file is answered or
-named; the exit code tells a script whether all were read."""
+named; the exit code tells a script whether all were read.
+"""
 
 import csv
 
@@ -65,7 +66,9 @@ def test_one_file_needs_no_list_and_an_empty_glob_is_named(trained_run, tmp_path
     draw_seven().save(tmp_path / "seven.png")
     args = ["predict", "--ckpt_path", best_checkpoint(trained_run), *QUIET]
     result = lstm_mnist(*args, "--data.predict_files", "seven.png", cwd=tmp_path)
-    assert result.returncode == 0 and result.stdout.startswith("seven.png: "), result.stderr
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("seven.png: "), result.stderr
     pattern = ["--data.predict_files", "[seven.png, scans/*.jpg]"]
     result = lstm_mnist(*args, *pattern, cwd=tmp_path)
-    assert result.returncode == 1 and "error: scans/*.jpg: no such file" in result.stderr
+    assert result.returncode == 1
+    assert "error: scans/*.jpg: no such file" in result.stderr

@@ -173,9 +173,11 @@ def last_epoch(cwd: Path, job_id: str) -> int:
 def assert_one_continuous_run(cwd: Path, job_id: str, epochs: int) -> None:
     run = run_of(cwd, job_id)
     checkpoints = sorted(path.name for path in (run / "checkpoints").iterdir())
-    assert checkpoints.count("last.ckpt") == 1 and len(checkpoints) == 2, checkpoints
+    assert checkpoints.count("last.ckpt") == 1, checkpoints
+    assert len(checkpoints) == 2, checkpoints
     last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
-    assert last["epoch"] == epochs - 1 and last["global_step"] == epochs * STEPS_PER_EPOCH
+    assert last["epoch"] == epochs - 1
+    assert last["global_step"] == epochs * STEPS_PER_EPOCH
     events = EventAccumulator(str(run)).Reload()
     for tag, count in (("train/loss", epochs * STEPS_PER_EPOCH), ("val/acc", epochs)):
         steps = [event.step for event in events.Scalars(tag)]
@@ -186,7 +188,8 @@ def test_a_cpu_job_with_fit_arguments_completes(slurm, tiny_data_dir, tmp_path):
     job_id = submit(slurm, tmp_path, tiny_data_dir, ["--ntasks-per-node=1"], epochs=2)
     fields = finished(slurm, job_id)
     log = (tmp_path / f"slurm-{job_id}.out").read_text()
-    assert fields["JobState"] == "COMPLETED" and fields["Restarts"] == "0", log[-3000:]
+    assert fields["JobState"] == "COMPLETED", log[-3000:]
+    assert fields["Restarts"] == "0", log[-3000:]
     assert "Traceback" not in log
     assert_one_continuous_run(tmp_path, job_id, epochs=2)
 
@@ -202,7 +205,8 @@ def test_a_requeued_job_resumes_its_own_run(how, slurm, tiny_data_dir, tmp_path)
         subprocess.run(["scontrol", "requeue", job_id], env=slurm, check=True)
     fields = finished(slurm, job_id, timeout=240)
     log = (tmp_path / f"slurm-{job_id}.out").read_text()
-    assert fields["JobState"] == "COMPLETED" and fields["Restarts"] == "1", log[-3000:]
+    assert fields["JobState"] == "COMPLETED", log[-3000:]
+    assert fields["Restarts"] == "1", log[-3000:]
     assert "restart 1: resuming from" in log, log[-3000:]
     if how == "SIGUSR1":
         assert list((tmp_path / "runs" / f"slurm-{job_id}").glob("hpc_ckpt_*.ckpt"))
@@ -214,7 +218,8 @@ def test_two_tasks_are_one_ddp_run(slurm, tiny_data_dir, tmp_path):
     fields = finished(slurm, job_id)
     log = (tmp_path / f"slurm-{job_id}.out").read_text()
     assert fields["JobState"] == "COMPLETED", log[-3000:]
-    assert "GLOBAL_RANK: 0" in log and "GLOBAL_RANK: 1" in log
+    assert "GLOBAL_RANK: 0" in log
+    assert "GLOBAL_RANK: 1" in log
     run = run_of(tmp_path, job_id)
     last = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert last["global_step"] == 2 * -(-(TINY_TRAIN - VAL) // (2 * BATCH))  # each rank half
@@ -230,4 +235,5 @@ def test_a_first_start_never_continues_an_old_run(slurm, tiny_data_dir, tmp_path
     assert second == str(int(first) + 1)
     fields = finished(slurm, second)
     log = (tmp_path / f"slurm-{second}.out").read_text()
-    assert fields["JobState"] == "FAILED" and f"error: {Path('runs') / stale.name}" in log, log
+    assert fields["JobState"] == "FAILED", log
+    assert f"error: {Path('runs') / stale.name}" in log, log

@@ -39,7 +39,8 @@ def test_tensorboard_shows_report_hparams_learning_rate_and_graph(fitted_run):
     tags = events.Tags()
     assert {"test/confusion_matrix", "test/misclassified", "test/reading"} <= set(tags["images"])
     assert {"hp/test_acc", "hp/best_val_acc", "lr-RMSprop"} <= set(tags["scalars"])
-    assert tags["graph"] and "_hparams_/experiment" in events.PluginTagToContent("hparams")
+    assert tags["graph"]
+    assert "_hparams_/experiment" in events.PluginTagToContent("hparams")
 
 
 def explain(fitted_run, data_dir, *options: str) -> None:
@@ -51,7 +52,8 @@ def test_explain_writes_the_reading_figure(fitted_run, tiny_data_dir, tmp_path, 
     explain(fitted_run, tiny_data_dir, "--index", "[0, 5]", "--out", str(out))
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
-    assert "test[0] (label 0): answers" in printed and "test[5] (label 5)" in printed
+    assert "test[0] (label 0): answers" in printed
+    assert "test[5] (label 5)" in printed
 
 
 def test_explain_rejects_indices_outside_the_test_set(fitted_run, tiny_data_dir):

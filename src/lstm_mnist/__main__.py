@@ -1,3 +1,5 @@
+"""``python -m lstm_mnist``: the same program as the ``lstm-mnist`` script."""
+
 from lstm_mnist.cli import cli_main
 
 if __name__ == "__main__":

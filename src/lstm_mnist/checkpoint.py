@@ -54,7 +54,8 @@ def read_checkpoint(path: str | Path) -> dict:
 
 def trained_settings(checkpoint: dict) -> dict[str, dict]:
     """{"model": ..., "data": ...}: the constructor arguments the checkpoint's run trained with
-    (the model's linked ones and the data's run-local ones left out)."""
+    (the model's linked ones and the data's run-local ones left out).
+    """
     model = constructor_args(LSTMClassifier, checkpoint["hyper_parameters"])
     data = constructor_args(MNISTDataModule, checkpoint.get("datamodule_hyper_parameters", {}))
     return {
@@ -66,7 +67,8 @@ def trained_settings(checkpoint: dict) -> dict[str, dict]:
 def run_folder(checkpoint_path: str | Path) -> Path | None:
     """The run folder a checkpoint belongs to: ``<run>/checkpoints/x.ckpt``'s, or for the
     ``hpc_ckpt_<n>.ckpt`` Lightning saves in the root folder on SLURM's signal, the newest run
-    under that root. Absolute, as the run's own ModelCheckpoint spells its folder."""
+    under that root. Absolute, as the run's own ModelCheckpoint spells its folder.
+    """
     path = Path(checkpoint_path).absolute()
     if path.parent.name == "checkpoints":
         return path.parent.parent
@@ -78,7 +80,8 @@ def run_folder(checkpoint_path: str | Path) -> Path | None:
 
 def load_run(ckpt_path: str, data_dir: str | None = None) -> tuple[LSTMClassifier, MNISTDataModule]:
     """The model (eval mode, CPU) and a data module with the checkpoint's data settings;
-    ``last`` is the newest run's last.ckpt under the current folder."""
+    ``last`` is the newest run's last.ckpt under the current folder.
+    """
     if ckpt_path == "last":
         newest = last_checkpoints(Path.cwd())
         if not newest:
@@ -106,6 +109,7 @@ def load_run(ckpt_path: str, data_dir: str | None = None) -> tuple[LSTMClassifie
 
 def constructor_args(cls: type, saved: dict) -> dict:
     """The saved hyperparameters that ``cls`` takes (LightningCLI adds its own, e.g.
-    ``_instantiator``)."""
+    ``_instantiator``).
+    """
     accepted = inspect.signature(cls).parameters
     return {key: value for key, value in saved.items() if key in accepted}

@@ -51,6 +51,8 @@ warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` i
 
 
 class LSTMMnistCLI(LightningCLI):
+    """LightningCLI with the project's links, callbacks, logger and checks before a run."""
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # Derived values come from the data module, so a config never states them twice.
         parser.link_arguments("data.input_size", "model.input_size", apply_on="instantiate")
@@ -95,7 +97,8 @@ class LSTMMnistCLI(LightningCLI):
         """Replaces Lightning's (which adopts the model's settings only, and prints a traceback
         for a file that is not a checkpoint); the first hook after parsing, so every check of
         the command runs here, before anything is built or written: --ckpt_path resolved and
-        read, the optimizer's values, the log folder."""
+        read, the optimizer's values, the log folder.
+        """
         self._run_dir = None  # the existing run folder this command writes into, if any
         self._purge_step = None  # a resumed fit's first step
         subcommand = self.config.get("subcommand")
@@ -144,7 +147,8 @@ class LSTMMnistCLI(LightningCLI):
 
     def _evaluate_checkpoint(self, subcommand: str, config) -> None:
         """test/validate/predict score a trained model: its checkpoint is required, and the
-        model and data settings it was trained with are taken from it."""
+        model and data settings it was trained with are taken from it.
+        """
         if not config.ckpt_path:
             raise CheckpointError(
                 f"{subcommand} needs a trained model: pass --ckpt_path with the checkpoint "
@@ -186,7 +190,8 @@ class LSTMMnistCLI(LightningCLI):
 
         A fit writes a new ``<default_root_dir>/lightning_logs/version_N`` (or continues the run
         it resumes); a test writes its report into the checkpoint's run; validate and predict
-        write nothing."""
+        write nothing.
+        """
         if not _our_logger(config):
             return
         if subcommand in ("validate", "predict"):
@@ -223,7 +228,8 @@ class LSTMMnistCLI(LightningCLI):
         """A Trainer calls every callback's hooks at every step, so the callbacks that are class
         args (so that --help and configs show them) join only the subcommands that use them
         (without a subcommand, run=False, a caller mostly fits). Lightning's own progress bar,
-        which would redraw at every step, redraws every --progress_refresh_rate steps."""
+        which would redraw at every step, redraws every --progress_refresh_rate steps.
+        """
         subcommand, run = self.subcommand or "fit", self._run(self.config)
         logged = bool(trainer.loggers)
         used_by = {
@@ -232,6 +238,7 @@ class LSTMMnistCLI(LightningCLI):
             LearningRateMonitor: {"fit"} if logged else set(),  # it needs a logger
             SaveConfigCallback: {"fit"},  # a run's config.yaml is the fit's
         }
+
         def wanted(callback) -> bool:
             users = [s for kind, s in used_by.items() if isinstance(callback, kind)]
             return subcommand in (users[0] if users else {subcommand})
@@ -245,7 +252,8 @@ class LSTMMnistCLI(LightningCLI):
 
     def _run(self, config):
         """This run's part of config (or config_init): the subcommand's, or the whole one when
-        built without a subcommand."""
+        built without a subcommand.
+        """
         return config.get(self.subcommand) if self.subcommand else config
 
     def _run_subcommand(self, subcommand: str) -> None:
@@ -283,7 +291,8 @@ class LSTMMnistCLI(LightningCLI):
 def _root(config) -> Path:
     """Where runs are written: --trainer.default_root_dir, else the current folder. Absolute:
     ModelCheckpoint restores its record of the best and last files on resume only when its
-    folder is spelled the same (otherwise it writes last-v1.ckpt beside last.ckpt)."""
+    folder is spelled the same (otherwise it writes last-v1.ckpt beside last.ckpt).
+    """
     return Path(config.trainer.default_root_dir or ".").absolute()
 
 
@@ -299,7 +308,8 @@ def _explicit_options(argv: list[str]) -> set[str]:
 
 def _check_optimization(config) -> None:
     """Build the optimizer and scheduler once on a stand-in parameter, so that a value torch
-    refuses (a negative lr, a factor of 2) is one line before the run, not a traceback in it."""
+    refuses (a negative lr, a factor of 2) is one line before the run, not a traceback in it.
+    """
     if not config.get("optimizer"):
         return
     optimizer = _build("optimizer", config.optimizer, [torch.nn.Parameter(torch.zeros(1))])
@@ -318,7 +328,8 @@ def _build(key: str, spec, first_argument):
 def _check_cosine_length(config) -> None:
     """CosineAnnealingLR's T_max (epochs) should equal trainer.max_epochs. jsonargparse cannot
     link into a scheduler chosen by class_path, so the two are written side by side; say so
-    when they differ (e.g. --trainer.max_epochs changed alone) rather than train on a cut cosine."""
+    when they differ (e.g. --trainer.max_epochs changed alone) rather than train on a cut cosine.
+    """
     scheduler = config.get("lr_scheduler")
     if not scheduler or not str(scheduler.get("class_path", "")).endswith("CosineAnnealingLR"):
         return
@@ -370,7 +381,8 @@ def run_cli(args: list[str] | None = None) -> LSTMMnistCLI | None:
 
 def cli_main(args: list[str] | None = None) -> None:
     """Entry point of ``python -m lstm_mnist`` and the ``lstm-mnist`` script: exit 0 on success,
-    or one line that says what to fix and exit 1 (2 for a bad command line)."""
+    or one line that says what to fix and exit 1 (2 for a bad command line).
+    """
     argv = sys.argv[1:] if args is None else args
     try:
         run_cli(args)
@@ -390,7 +402,8 @@ def cli_main(args: list[str] | None = None) -> None:
 
 def _check_config_files(argv: list[str]) -> None:
     """A YAML mistake in a --config file, named with its file and line (jsonargparse names
-    "<unicode string>")."""
+    "<unicode string>").
+    """
     for index, arg in enumerate(argv):
         if arg.startswith("--config="):
             path = Path(arg.split("=", 1)[1])
@@ -410,7 +423,7 @@ def _check_config_files(argv: list[str]) -> None:
 
 
 def _one_line(message: str) -> str:
-    """jsonargparse's and Lightning's messages span lines; the first and the most specific."""
+    """Jsonargparse's and Lightning's messages span lines; the first and the most specific."""
     lines = [line.strip().removeprefix("- ") for line in message.splitlines() if line.strip()]
     if len(lines) == 1:
         return lines[0]

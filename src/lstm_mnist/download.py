@@ -25,6 +25,7 @@ def download(data_dir: str = "data", dataset: DatasetName = "mnist") -> None:
 
 
 def main(args: list[str] | None = None) -> None:
+    """``python -m lstm_mnist.download``: errors as one line, like the CLI's."""
     try:
         auto_cli(download, args=args)
     except LstmMnistError as err:

@@ -246,6 +246,7 @@ def _rescore(grid: str, row: dict, data_dir: str, out: Path) -> dict:
 
 
 def markdown_table(grid: str, rows: list[dict]) -> str:
+    """A grid's runs as one Markdown row per setting: mean +- std over its seeds."""
     lines = [
         f"# {grid}\n",
         "| setting | test accuracy, mean +- std | runs | seeds' accuracies "

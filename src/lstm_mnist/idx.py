@@ -43,7 +43,8 @@ def read_idx(path: str | Path, official: tuple[str, int] | None = None) -> torch
 
 def idx_length(path: str | Path) -> int:
     """The first dimension an IDX file's header declares (its number of images or labels),
-    read from the header alone."""
+    read from the header alone.
+    """
     path = Path(path)
     with path.open("rb") as file:
         magic = file.read(4)

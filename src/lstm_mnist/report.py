@@ -9,14 +9,14 @@ from lstm_mnist.figures import confusion_matrix_figure, misclassified_figure, re
 
 class TestReport(Callback):
     """At the end of ``test`` (rank 0): a confusion matrix, a grid of misclassified digits, the
-    LSTM's running guess on a few digits, and the hparams tab with best val/acc and test/acc."""
+    LSTM's running guess on a few digits, and the hparams tab with best val/acc and test/acc.
+    """
 
     def __init__(self, reading_digits: list[int] | None = None, misclassified: int = 32) -> None:
-        """
-        Args:
-            reading_digits: Test-set indices whose row-by-row class probabilities are drawn
-                (default: the first four).
-            misclassified: How many misclassified test digits the grid shows.
+        """Args:
+        reading_digits: Test-set indices whose row-by-row class probabilities are drawn
+            (default: the first four).
+        misclassified: How many misclassified test digits the grid shows.
         """
         self.reading_digits = reading_digits if reading_digits is not None else [0, 1, 2, 3]
         self.misclassified = misclassified
@@ -49,6 +49,7 @@ def sequences(model, data, images: torch.Tensor) -> torch.Tensor:
 
 
 def predict(model, data, images: torch.Tensor) -> torch.Tensor:
+    """The predicted class of each uint8 image, on the host."""
     return model(sequences(model, data, images)).argmax(dim=-1).cpu()
 
 

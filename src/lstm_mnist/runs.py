@@ -22,7 +22,8 @@ RUN_LOCAL_DATA = ("data_dir", "download", "predict_files", "on_device")
 def check_folder(path: Path, option: str) -> Path:
     """Raise one OptionError naming ``path`` unless runs can be written there: it is a folder,
     or can be made one, that we can write to. Nothing is created: a check that fails later must
-    not leave an empty folder behind."""
+    not leave an empty folder behind.
+    """
     existing = next(folder for folder in (path, *path.parents) if folder.exists())
     if not existing.is_dir():
         what = "is a file" if existing == path else f"is under {existing}, a file"
@@ -61,7 +62,8 @@ def differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
 
 def run_to_resume(root: Path, current: dict) -> Path:
     """The newest ``last.ckpt`` whose run was trained with ``current``'s settings; otherwise
-    one OptionError that says what there is and what to do."""
+    one OptionError that says what there is and what to do.
+    """
     candidates = last_checkpoints(root)
     if not candidates:
         raise OptionError(

@@ -36,7 +36,8 @@ def tune_process() -> dict[str, bool]:
 
 def keep_freed_memory() -> bool:
     """Set glibc's mmap and trim thresholds, unless the user set them (MALLOC_*_ variables) or
-    opted out (LSTM_MNIST_MALLOC_TUNING=0); True if applied. A no-op off Linux or glibc."""
+    opted out (LSTM_MNIST_MALLOC_TUNING=0); True if applied. A no-op off Linux or glibc.
+    """
     if not sys.platform.startswith("linux") or os.environ.get(MALLOC_OPT_OUT) == "0":
         return False
     if "MALLOC_MMAP_THRESHOLD_" in os.environ or "MALLOC_TRIM_THRESHOLD_" in os.environ:
@@ -52,7 +53,8 @@ def keep_freed_memory() -> bool:
 
 def skip_nvml_check_without_driver() -> bool:
     """Unset Lightning's NVML-based CUDA check where libnvidia-ml cannot be loaded (no NVIDIA
-    driver, so no CUDA to protect); True if unset. Machines with the driver keep it."""
+    driver, so no CUDA to protect); True if unset. Machines with the driver keep it.
+    """
     if os.environ.get(NVML_CHECK) != "1":
         return False
     try:
@@ -65,7 +67,8 @@ def skip_nvml_check_without_driver() -> bool:
 
 class NoProfiler(PassThroughProfiler):
     """Lightning's ``PassThroughProfiler`` with a ``profile()`` that costs a null context; what
-    the CLI gives a Trainer that has no profiler configured."""
+    the CLI gives a Trainer that has no profiler configured.
+    """
 
     def profile(self, action_name: str) -> AbstractContextManager[str]:
         return nullcontext(action_name)

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.conftest import PROJECT_ROOT
+from tests.helpers import PROJECT_ROOT
 
 TINY = ["--data.val_size", "50"]
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from lstm_mnist.checkpoint import CheckpointError, load_run, read_checkpoint, trained_settings
-from tests.conftest import CONFIGS, QUIET, assert_one_line_error, best_checkpoint, lstm_mnist
+from tests.helpers import CONFIGS, QUIET, assert_one_line_error, best_checkpoint, lstm_mnist
 
 
 def bad_checkpoint(kind: str, good, folder):

@@ -14,7 +14,7 @@ from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
 from lstm_mnist.report import TestReport as Report  # (not a pytest class)
 from lstm_mnist.tuning import NoProfiler
-from tests.conftest import (
+from tests.helpers import (
     PROJECT_ROOT,
     assert_one_line_error,
     best_checkpoint,

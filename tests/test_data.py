@@ -10,7 +10,7 @@ from torchvision.datasets import MNIST
 from lstm_mnist.data import MNISTDataModule, TensorBatches
 from lstm_mnist.errors import DatasetNotFoundError, IDXFormatError
 from lstm_mnist.sequence import PIXEL_STATS
-from tests.conftest import TINY_TEST, TINY_TRAIN, write_idx, write_tiny_mnist
+from tests.helpers import TINY_TEST, TINY_TRAIN, write_idx, write_tiny_mnist
 
 
 def first_batch(dm: MNISTDataModule, loader: str = "train_dataloader"):

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import torch
 
 from lstm_mnist.data import MNISTDataModule
-from tests.conftest import PROJECT_ROOT
+from tests.helpers import PROJECT_ROOT
 
 DEFAULT = str(PROJECT_ROOT / "configs" / "default.yaml")
 CPU_DDP = ["--trainer.accelerator", "cpu", "--trainer.strategy", "ddp"]

@@ -6,7 +6,7 @@ from lstm_mnist import experiments
 from lstm_mnist.cli import LSTMMnistCLI
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.model import LSTMClassifier
-from tests.conftest import PROJECT_ROOT, write_tiny_mnist
+from tests.helpers import PROJECT_ROOT, write_tiny_mnist
 
 
 def test_a_grid_writes_its_csv_and_markdown_table(tiny_data_dir, tmp_path, monkeypatch, capsys):

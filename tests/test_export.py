@@ -7,7 +7,7 @@ import onnxruntime  # a dev dependency: the parity test must run, never skip
 import torch
 
 from lstm_mnist.export import image_classifier
-from tests.conftest import assert_one_line_error, best_checkpoint, lstm_mnist
+from tests.helpers import assert_one_line_error, best_checkpoint, lstm_mnist
 
 
 def test_export_writes_one_file_that_alone_matches_pytorch(trained_run, tmp_path):

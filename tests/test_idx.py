@@ -4,7 +4,7 @@ import torch
 
 from lstm_mnist.errors import IDXFormatError
 from lstm_mnist.idx import read_idx
-from tests.conftest import write_idx
+from tests.helpers import write_idx
 
 
 def test_round_trip(tmp_path):

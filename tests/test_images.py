@@ -7,16 +7,7 @@ from PIL import Image, ImageDraw
 
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.images import MAX_SIDE, ImageError, expand_paths, load_digit, mnist_like, read_ink
-
-
-def draw_seven(size=(300, 200), ink=0, paper=255, mode="RGB") -> Image.Image:
-    """A thick dark '7' on light paper, off-centre, in a canvas that is not square."""
-    background = {"L": paper, "RGB": (paper,) * 3, "RGBA": (255, 255, 255, 0)}[mode]
-    image = Image.new(mode, size, background)
-    pen = ImageDraw.Draw(image)
-    colour = ink if mode == "L" else (ink, ink, ink) + ((255,) if mode == "RGBA" else ())
-    pen.line([(40, 30), (140, 30), (80, 170)], fill=colour, width=18)
-    return image
+from tests.helpers import draw_seven
 
 
 def assert_same_digit(path, reference_path) -> None:

@@ -7,7 +7,7 @@ import yaml
 
 from lstm_mnist.errors import OptionError
 from lstm_mnist.runs import check_folder, differences, run_settings
-from tests.conftest import CONFIGS, QUIET, assert_one_line_error, copy_run, lstm_mnist
+from tests.helpers import CONFIGS, QUIET, assert_one_line_error, copy_run, lstm_mnist
 
 
 def fingerprint(run) -> dict:

@@ -16,7 +16,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import PROJECT_ROOT, TINY_TRAIN
+from tests.helpers import PROJECT_ROOT, TINY_TRAIN
 
 pytestmark = pytest.mark.xdist_group("slurm")  # one cluster, its fixed ports, one worker
 

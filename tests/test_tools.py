@@ -4,7 +4,7 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from lstm_mnist.cli import cli_main, run_cli
-from tests.conftest import PROJECT_ROOT
+from tests.helpers import PROJECT_ROOT
 
 DEFAULT = str(PROJECT_ROOT / "configs" / "default.yaml")
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]

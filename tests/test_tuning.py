@@ -9,38 +9,39 @@ from lightning.pytorch.profilers import PassThroughProfiler
 
 from lstm_mnist import tuning
 
-# Held 4 MB blocks served by mmap (glibc's mallinfo2 "hblks"), in a fresh process: the
-# thresholds are process-wide and the first call fixes them.
+# How many mmap'd blocks (glibc's mallinfo2 "hblks") a held 4 MB block adds.
 MMAPPED_BLOCKS = """
-import ctypes, sys
-from lstm_mnist.tuning import keep_freed_memory
-if sys.argv[1] == "tuned":
-    assert keep_freed_memory()
+import ctypes
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
 FIELDS = "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost"
 class Info(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in FIELDS.split()]
 libc.mallinfo2.restype = Info
-before = libc.mallinfo2().hblks
-block = libc.malloc(4 * 2**20)
-print(libc.mallinfo2().hblks - before)
-libc.free(ctypes.c_void_p(block))
+def mmapped_blocks():
+    before = libc.mallinfo2().hblks
+    block = libc.malloc(4 * 2**20)
+    added = libc.mallinfo2().hblks - before
+    libc.free(ctypes.c_void_p(block))
+    return added
 """
-
-
-def mmapped_blocks(mode: str, **env: str) -> int:
-    command = [sys.executable, "-c", MMAPPED_BLOCKS, mode]
-    env = {"PATH": "/usr/bin:/bin", **env}
-    result = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
-    assert result.returncode == 0, result.stderr
-    return int(result.stdout)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
 def test_large_step_buffers_come_from_the_heap_not_fresh_mmap_pages():
-    assert mmapped_blocks("default") == 1  # glibc's default: a 4 MB block is its own mapping
-    assert mmapped_blocks("tuned") == 0  # reused heap memory: no page faults each step
+    # glibc's default, in a fresh process (the thresholds are process-wide): its own mapping
+    default = subprocess.run(
+        [sys.executable, "-c", MMAPPED_BLOCKS + "print(mmapped_blocks())"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
+    assert default.stdout.strip() == "1", default.stderr
+    namespace: dict = {}
+    exec(MMAPPED_BLOCKS, namespace)
+    assert tuning.keep_freed_memory()
+    assert namespace["mmapped_blocks"]() == 0  # reused heap memory: no page faults each step
 
 
 def test_a_users_own_malloc_settings_or_opt_out_win(monkeypatch):

@@ -15,6 +15,7 @@ import torch
 import yaml
 from jsonargparse import Namespace, auto_cli
 from jsonargparse.typing import PositiveInt
+from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import Trainer, seed_everything
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
@@ -33,6 +34,7 @@ from lstm_mnist.errors import LstmMnistError, OptionError
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
 from lstm_mnist.report import TestReport
+from lstm_mnist.requeue import RequeueBetweenBatches
 from lstm_mnist.runs import LOGS, check_folder, last_checkpoints, run_to_resume
 from lstm_mnist.tuning import NoProfiler, tune_process
 
@@ -244,6 +246,8 @@ class LSTMMnistCLI(LightningCLI):
             return subcommand in (users[0] if users else {subcommand})
 
         kept = [callback for callback in trainer.callbacks if wanted(callback)]
+        if subcommand == "fit" and SLURMEnvironment.detect():
+            kept.append(RequeueBetweenBatches())  # see requeue.py
         for index, callback in enumerate(kept):
             # Only Lightning's default bar: a subclass, or any bar in the config, is the user's.
             if type(callback) is TQDMProgressBar and not any(callback is c for c in configured):

@@ -284,12 +284,12 @@ class LSTMMnistCLI(LightningCLI):
             self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")
 
     def after_predict(self) -> None:
-        failures = self.datamodule.predict_failures
-        for why in failures.values():
+        predicted = self.trainer.predict_dataloaders.dataset  # a NamedBatches
+        for why in predicted.failures.values():
             print(f"error: {why}", file=sys.stderr)
-        if failures:  # the readable images were predicted; the exit code tells a script
-            total = len(failures) + len(self.datamodule.predict_names)
-            raise LstmMnistError(f"{len(failures)} of {total} files could not be read")
+        if predicted.failures:  # the readable images were predicted; the exit code tells a script
+            total = len(predicted.failures) + len(predicted.names)
+            raise LstmMnistError(f"{len(predicted.failures)} of {total} files could not be read")
 
 
 def _root(config) -> Path:

@@ -18,8 +18,8 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import MNIST, FashionMNIST
 
 from lstm_mnist.augment import random_affine
-from lstm_mnist.errors import DatasetNotFoundError, IDXFormatError, OptionError, require
-from lstm_mnist.idx import idx_length, read_idx
+from lstm_mnist.errors import DatasetNotFoundError, OptionError, require
+from lstm_mnist.idx import RAW_FILES, idx_length, load_split, missing_files
 from lstm_mnist.images import ImageError, expand_paths, load_digit
 from lstm_mnist.sequence import (
     PIXEL_STATS,
@@ -33,26 +33,7 @@ DatasetName = Literal["mnist", "fashion_mnist"]
 
 # torchvision's classes know the download mirrors and md5 sums; their folder is <root>/<Class>/raw.
 _TORCHVISION_CLASSES = {"mnist": MNIST, "fashion_mnist": FashionMNIST}
-RAW_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
 NUM_CLASSES = 10
-# md5 and size of the published, uncompressed files (torchvision knows only the .gz sums)
-OFFICIAL_FILES = {
-    "mnist": {
-        "train-images-idx3-ubyte": ("6bbc9ace898e44ae57da46a324031adb", 47040016),
-        "train-labels-idx1-ubyte": ("a25bea736e30d166cdddb491f175f624", 60008),
-        "t10k-images-idx3-ubyte": ("2646ac647ad5339dbf082846283269ea", 7840016),
-        "t10k-labels-idx1-ubyte": ("27ae3e4e09519cfbb04c329615203637", 10008),
-    },
-    "fashion_mnist": {
-        "train-images-idx3-ubyte": ("f4a8712d7a061bf5bd6d2ca38dc4d50a", 47040016),
-        "train-labels-idx1-ubyte": ("9018921c3c673c538a1fc5bad174d6f9", 60008),
-        "t10k-images-idx3-ubyte": ("8181f5470baa50b63fa0f6fddb340f0a", 7840016),
-        "t10k-labels-idx1-ubyte": ("15d484375f8d13e6eb1aabb0c3f46965", 10008),
-    },
-}
 
 
 class TensorBatches(Dataset):
@@ -82,6 +63,26 @@ class TensorBatches(Dataset):
         elif self.images.device != index.device:
             index = index.to(self.images.device)
         return self.images.index_select(0, index), self.labels.index_select(0, index)
+
+
+class NamedBatches(TensorBatches):
+    """Batches of samples that have names (a file, or ``test[i]``), and the files that could
+    not be read: what ``predict`` reports, carried by its own dataset.
+    """
+
+    def __init__(
+        self, images: torch.Tensor, labels: torch.Tensor, names: list[str], failures: dict
+    ) -> None:
+        """Hold the samples and what to call them.
+
+        Args:
+            images: uint8 images (N, 28, 28).
+            labels: The true classes, or -1 where unknown (a person's image).
+            names: One name per sample.
+            failures: file -> why it could not be read.
+        """
+        super().__init__(images, labels)
+        self.names, self.failures = names, failures
 
 
 def _missing_folders(folder: Path) -> list[Path]:
@@ -159,9 +160,8 @@ class MNISTDataModule(L.LightningDataModule):
         if isinstance(predict_files, str):  # one file, folder or pattern
             predict_files = [predict_files]
         self.predict_files, self.on_device = predict_files or [], on_device
-        self.train_set = self.val_set = self.test_set = self.predict_set = None
-        self.predict_names: list[str] = []  # what each predicted sample is (file or test index)
-        self.predict_failures: dict[str, str] = {}  # file -> why it could not be read
+        self.train_set = self.val_set = self.test_set = None
+        self.predict_set: NamedBatches | None = None
 
     @property
     def raw_folder(self) -> Path:
@@ -284,24 +284,25 @@ class MNISTDataModule(L.LightningDataModule):
             collate_fn=keep_batch,
         )
 
-    def _predict_set(self) -> TensorBatches:
+    def _predict_set(self) -> NamedBatches:
         """The user's image files (labels -1: unknown) or, without any, the test set."""
         if not self.predict_files:
-            self.predict_names = [f"test[{i}]" for i in range(len(self.test_set))]
-            return self.test_set
-        digits = []
+            names = [f"test[{i}]" for i in range(len(self.test_set))]
+            return NamedBatches(self.test_set.images, self.test_set.labels, names, {})
+        digits, names, failures = [], [], {}
         for path in expand_paths(self.predict_files):
             try:
                 digits.append(load_digit(path))
-                self.predict_names.append(str(path))
+                names.append(str(path))
             except ImageError as err:
-                self.predict_failures[str(path)] = str(err)
+                failures[str(path)] = str(err)
         if not digits:
             raise OptionError(
                 f"data option predict_files={self.predict_files} gave no readable image: "
-                + "; ".join(self.predict_failures.values() or ["no file matched"])
+                + "; ".join(failures.values() or ["no file matched"])
             )
-        return self._held(torch.stack(digits), torch.full((len(digits),), -1))
+        held = self._held(torch.stack(digits), torch.full((len(digits),), -1))
+        return NamedBatches(held.images, held.labels, names, failures)
 
     def _held(self, images: torch.Tensor, labels: torch.Tensor) -> TensorBatches:
         """A split, where its batches will be cut: on the Trainer's device with ``on_device``
@@ -322,22 +323,12 @@ class MNISTDataModule(L.LightningDataModule):
         )
 
     def _missing_files(self) -> list[str]:
-        names = RAW_FILES["train"] + RAW_FILES["test"]
-        return [name for name in names if not (self.raw_folder / name).is_file()]
+        return missing_files(self.raw_folder)
 
     def _load(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         if self._missing_files():
             raise self._not_found_error("prepare_data() has not fetched them")
-        images_file, labels_file = (self.raw_folder / name for name in RAW_FILES[split])
-        official = OFFICIAL_FILES[self.dataset]
-        images = read_idx(images_file, official[images_file.name])
-        labels = read_idx(labels_file, official[labels_file.name]).long()
-        if len(images) != len(labels) or images.shape[1:] != (28, 28):
-            raise IDXFormatError(
-                f"{images_file} holds {tuple(images.shape)} images but {labels_file} holds "
-                f"{len(labels)} labels; expected N x 28 x 28 images and N labels from the same set."
-            )
-        return images, labels
+        return load_split(self.raw_folder, self.dataset, split)
 
     def _not_found_error(self, why: str) -> DatasetNotFoundError:
         missing = ", ".join(self._missing_files())

@@ -1,4 +1,5 @@
-"""Reading the IDX files MNIST ships in, with errors that name the file.
+"""MNIST's four IDX files: their names and md5 sums, and reading them with errors that name
+the file.
 
 torchvision's reader asserts on a truncated file; a user deserves to know which file is broken
 and what to do about it, so we parse the (tiny) header ourselves and check the size first.
@@ -13,6 +14,46 @@ import torch
 from lstm_mnist.errors import IDXFormatError
 
 _UBYTE = 0x08  # the only IDX element type MNIST uses
+# The four files of each dataset, as torchvision lays them out in <root>/<Class>/raw.
+RAW_FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# md5 and size of the published, uncompressed files (torchvision knows only the .gz sums)
+OFFICIAL_FILES = {
+    "mnist": {
+        "train-images-idx3-ubyte": ("6bbc9ace898e44ae57da46a324031adb", 47040016),
+        "train-labels-idx1-ubyte": ("a25bea736e30d166cdddb491f175f624", 60008),
+        "t10k-images-idx3-ubyte": ("2646ac647ad5339dbf082846283269ea", 7840016),
+        "t10k-labels-idx1-ubyte": ("27ae3e4e09519cfbb04c329615203637", 10008),
+    },
+    "fashion_mnist": {
+        "train-images-idx3-ubyte": ("f4a8712d7a061bf5bd6d2ca38dc4d50a", 47040016),
+        "train-labels-idx1-ubyte": ("9018921c3c673c538a1fc5bad174d6f9", 60008),
+        "t10k-images-idx3-ubyte": ("8181f5470baa50b63fa0f6fddb340f0a", 7840016),
+        "t10k-labels-idx1-ubyte": ("15d484375f8d13e6eb1aabb0c3f46965", 10008),
+    },
+}
+
+
+def missing_files(raw_folder: Path) -> list[str]:
+    """The names of the four files that are not in ``raw_folder``."""
+    names = RAW_FILES["train"] + RAW_FILES["test"]
+    return [name for name in names if not (raw_folder / name).is_file()]
+
+
+def load_split(raw_folder: Path, dataset: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """A split's images (N, 28, 28) uint8 and labels (N,) int64, checked against each other."""
+    images_file, labels_file = (raw_folder / name for name in RAW_FILES[split])
+    official = OFFICIAL_FILES[dataset]
+    images = read_idx(images_file, official[images_file.name])
+    labels = read_idx(labels_file, official[labels_file.name]).long()
+    if len(images) != len(labels) or images.shape[1:] != (28, 28):
+        raise IDXFormatError(
+            f"{images_file} holds {tuple(images.shape)} images but {labels_file} holds "
+            f"{len(labels)} labels; expected N x 28 x 28 images and N labels from the same set."
+        )
+    return images, labels
 
 
 def read_idx(path: str | Path, official: tuple[str, int] | None = None) -> torch.Tensor:

@@ -36,7 +36,7 @@ class PredictionWriter(BasePredictionWriter):
     def write_on_batch_end(
         self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx
     ) -> None:
-        names = trainer.datamodule.predict_names
+        names = trainer.predict_dataloaders.dataset.names  # a NamedBatches
         probs = prediction["probs"].float().cpu()
         top = probs.topk(min(self.top_k, probs.shape[-1]), dim=-1)
         labels = batch[1].tolist()

@@ -11,7 +11,6 @@ import warnings
 from argparse import ArgumentError
 from pathlib import Path
 
-import torch
 import yaml
 from jsonargparse import Namespace, auto_cli
 from jsonargparse.typing import PositiveInt
@@ -23,14 +22,19 @@ from lightning.pytorch.cli import (
     LightningArgumentParser,
     LightningCLI,
     SaveConfigCallback,
-    instantiate_class,
 )
 from lightning.pytorch.profilers import PassThroughProfiler
-from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info
 
 from lstm_mnist.checkpoint import CheckpointError, read_checkpoint, run_folder, trained_settings
+from lstm_mnist.checks import (
+    check_config_files,
+    check_cosine_length,
+    check_optimization,
+    one_line,
+)
 from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.errors import LstmMnistError, OptionError
+from lstm_mnist.errors import LstmMnistError
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
 from lstm_mnist.report import TestReport
@@ -109,7 +113,7 @@ class LSTMMnistCLI(LightningCLI):
         elif subcommand is not None:
             self._evaluate_checkpoint(subcommand, self.config[subcommand])
         config = self.config[subcommand] if subcommand else self.config
-        _check_optimization(config)
+        check_optimization(config)
         self._choose_logger(config, subcommand or "fit")
 
     def _set_seed(self) -> None:
@@ -185,7 +189,7 @@ class LSTMMnistCLI(LightningCLI):
             self._run_dir = run_folder(config.ckpt_path)
 
     def before_instantiate_classes(self) -> None:
-        _check_cosine_length(self._run(self.config))
+        check_cosine_length(self._run(self.config))
 
     def _choose_logger(self, config, subcommand: str) -> None:
         """TensorBoard in the run folder, unless the user configured a logger (or none).
@@ -310,41 +314,6 @@ def _explicit_options(argv: list[str]) -> set[str]:
     return {arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--")}
 
 
-def _check_optimization(config) -> None:
-    """Build the optimizer and scheduler once on a stand-in parameter, so that a value torch
-    refuses (a negative lr, a factor of 2) is one line before the run, not a traceback in it.
-    """
-    if not config.get("optimizer"):
-        return
-    optimizer = _build("optimizer", config.optimizer, [torch.nn.Parameter(torch.zeros(1))])
-    if config.get("lr_scheduler"):
-        _build("lr_scheduler", config.lr_scheduler, optimizer)
-
-
-def _build(key: str, spec, first_argument):
-    try:
-        return instantiate_class(first_argument, spec.as_dict())
-    except (ValueError, TypeError) as err:
-        name = spec.class_path.rsplit(".", 1)[-1]
-        raise OptionError(f"{key} {name}: {err}; change the --{key}.* option") from None
-
-
-def _check_cosine_length(config) -> None:
-    """CosineAnnealingLR's T_max (epochs) should equal trainer.max_epochs. jsonargparse cannot
-    link into a scheduler chosen by class_path, so the two are written side by side; say so
-    when they differ (e.g. --trainer.max_epochs changed alone) rather than train on a cut cosine.
-    """
-    scheduler = config.get("lr_scheduler")
-    if not scheduler or not str(scheduler.get("class_path", "")).endswith("CosineAnnealingLR"):
-        return
-    t_max, epochs = scheduler.init_args.get("T_max"), config.trainer.max_epochs
-    if t_max != epochs:
-        rank_zero_warn(
-            f"lr_scheduler.init_args.T_max={t_max} but trainer.max_epochs={epochs}: the cosine "
-            f"schedule ends after {t_max} epochs; set --lr_scheduler.T_max {epochs} to match."
-        )
-
-
 # Commands beside LightningCLI's Trainer subcommands; each is a typed function (auto_cli).
 TOOLS = {
     "explain": "lstm_mnist.explain:explain",
@@ -366,7 +335,7 @@ def run_cli(args: list[str] | None = None) -> LSTMMnistCLI | None:
     """Run one command and return its CLI (None for the tools); errors are raised, not printed."""
     argv = sys.argv[1:] if args is None else args
     tune_process()
-    _check_config_files(argv)
+    check_config_files(argv)
     parser_kwargs = {"prog": PROG, "exit_on_error": False}
     if argv and argv[0] in TOOLS:
         module, function = TOOLS[argv[0]].split(":")
@@ -392,45 +361,13 @@ def cli_main(args: list[str] | None = None) -> None:
         run_cli(args)
     except ArgumentError as err:
         command = f"{PROG} {argv[0]}" if argv and not argv[0].startswith("-") else PROG
-        print(f"error: {_one_line(str(err))} (see '{command} --help')", file=sys.stderr)
+        print(f"error: {one_line(str(err))} (see '{command} --help')", file=sys.stderr)
         sys.exit(2)
     except (LstmMnistError, MisconfigurationException) as err:
         # the message says what to fix; a traceback would bury it
-        message = _one_line(str(err))
+        message = one_line(str(err))
         if "backend found" in message:  # e.g. --trainer.accelerator gpu without a GPU
             message += " Use --trainer.accelerator cpu (or auto) on a machine without one."
         sys.exit(f"error: {message}")
     except KeyboardInterrupt:  # Ctrl-C before or after Lightning's own handling of it
         sys.exit("interrupted")
-
-
-def _check_config_files(argv: list[str]) -> None:
-    """A YAML mistake in a --config file, named with its file and line (jsonargparse names
-    "<unicode string>").
-    """
-    for index, arg in enumerate(argv):
-        if arg.startswith("--config="):
-            path = Path(arg.split("=", 1)[1])
-        elif arg in ("--config", "-c") and index + 1 < len(argv):
-            path = Path(argv[index + 1])
-        else:
-            continue
-        if not path.is_file():
-            continue  # jsonargparse names the missing file
-        try:
-            yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(err, "problem", None) or "not valid YAML"
-            raise OptionError(f"config file {path}{where}: {problem}; fix the YAML") from None
-
-
-def _one_line(message: str) -> str:
-    """Jsonargparse's and Lightning's messages span lines; the first and the most specific."""
-    lines = [line.strip().removeprefix("- ") for line in message.splitlines() if line.strip()]
-    if len(lines) == 1:
-        return lines[0]
-    vague = ("Does not validate", "Subtypes:", "Errors:", "Given value", "Expected a <class 'None")
-    specific = [line for line in lines[1:] if not line.startswith(vague)]
-    return f"{lines[0]} {specific[-1] if specific else ''}".strip()

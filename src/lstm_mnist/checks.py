@@ -1,0 +1,81 @@
+"""What a user can get wrong on a command line, found before a run starts, said in one line.
+
+The CLI calls these before it builds anything, so that a bad value is one line naming the file,
+key or value, not a traceback from deep inside torch or Lightning, and no folder is left behind.
+"""
+
+from pathlib import Path
+
+import torch
+import yaml
+from lightning.pytorch.cli import instantiate_class
+from lightning.pytorch.utilities import rank_zero_warn
+
+from lstm_mnist.errors import OptionError
+
+
+def check_optimization(config) -> None:
+    """Build the optimizer and scheduler once on a stand-in parameter, so that a value torch
+    refuses (a negative lr, a factor of 2) is one line before the run, not a traceback in it.
+    """
+    if not config.get("optimizer"):
+        return
+    optimizer = _build("optimizer", config.optimizer, [torch.nn.Parameter(torch.zeros(1))])
+    if config.get("lr_scheduler"):
+        _build("lr_scheduler", config.lr_scheduler, optimizer)
+
+
+def _build(key: str, spec, first_argument):
+    try:
+        return instantiate_class(first_argument, spec.as_dict())
+    except (ValueError, TypeError) as err:
+        name = spec.class_path.rsplit(".", 1)[-1]
+        raise OptionError(f"{key} {name}: {err}; change the --{key}.* option") from None
+
+
+def check_cosine_length(config) -> None:
+    """CosineAnnealingLR's T_max (epochs) should equal trainer.max_epochs. jsonargparse cannot
+    link into a scheduler chosen by class_path, so the two are written side by side; say so
+    when they differ (e.g. --trainer.max_epochs changed alone) rather than train on a cut cosine.
+    """
+    scheduler = config.get("lr_scheduler")
+    if not scheduler or not str(scheduler.get("class_path", "")).endswith("CosineAnnealingLR"):
+        return
+    t_max, epochs = scheduler.init_args.get("T_max"), config.trainer.max_epochs
+    if t_max != epochs:
+        rank_zero_warn(
+            f"lr_scheduler.init_args.T_max={t_max} but trainer.max_epochs={epochs}: the cosine "
+            f"schedule ends after {t_max} epochs; set --lr_scheduler.T_max {epochs} to match."
+        )
+
+
+def check_config_files(argv: list[str]) -> None:
+    """A YAML mistake in a --config file, named with its file and line (jsonargparse names
+    "<unicode string>").
+    """
+    for index, arg in enumerate(argv):
+        if arg.startswith("--config="):
+            path = Path(arg.split("=", 1)[1])
+        elif arg in ("--config", "-c") and index + 1 < len(argv):
+            path = Path(argv[index + 1])
+        else:
+            continue
+        if not path.is_file():
+            continue  # jsonargparse names the missing file
+        try:
+            yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(err, "problem", None) or "not valid YAML"
+            raise OptionError(f"config file {path}{where}: {problem}; fix the YAML") from None
+
+
+def one_line(message: str) -> str:
+    """Jsonargparse's and Lightning's messages span lines; the first and the most specific."""
+    lines = [line.strip().removeprefix("- ") for line in message.splitlines() if line.strip()]
+    if len(lines) == 1:
+        return lines[0]
+    vague = ("Does not validate", "Subtypes:", "Errors:", "Given value", "Expected a <class 'None")
+    specific = [line for line in lines[1:] if not line.startswith(vague)]
+    return f"{lines[0]} {specific[-1] if specific else ''}".strip()

@@ -1,0 +1,28 @@
+"""The checks a command passes before it runs, each a one-line message."""
+
+import pytest
+
+from lstm_mnist.checks import check_config_files, one_line
+from lstm_mnist.errors import OptionError
+
+
+def test_a_yaml_mistake_names_its_file_line_and_column(tmp_path):
+    (tmp_path / "bad.yaml").write_text("trainer:\n  max_epochs: [1\n")
+    with pytest.raises(OptionError, match=r"bad.yaml at line 3, column 1: .*fix the YAML"):
+        check_config_files(["fit", "--config", str(tmp_path / "bad.yaml")])
+    with pytest.raises(OptionError, match="bad.yaml"):
+        check_config_files([f"--config={tmp_path / 'bad.yaml'}"])
+    check_config_files(["fit", "--config", str(tmp_path / "missing.yaml")])  # jsonargparse's
+
+
+def test_a_long_message_becomes_its_first_and_most_specific_lines():
+    message = """Parser key "optimizer":
+  Does not validate against any of the Union subtypes
+  Subtypes: [<class 'torch.optim.optimizer.Optimizer'>, <class 'NoneType'>]
+  Errors:
+    - Problem with given class_path 'torch.optim.Optimizer':
+        Option 'lr' is not accepted
+    - Expected a <class 'NoneType'>
+  Given value type: <class 'jsonargparse._util.NestedArg'>"""
+    assert one_line(message) == "Parser key \"optimizer\": Option 'lr' is not accepted"
+    assert one_line("one line") == "one line"

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.callbacks import Callback
 from torch.profiler import ProfilerActivity, profile
+from typing_extensions import override
 
 from lstm_mnist.checkpoint import constructor_args
 from lstm_mnist.cli import LSTMMnistCLI
@@ -65,6 +66,7 @@ class InterleavedClock:
     )
 
     def __init__(self, hand: "HandLoop", every: int) -> None:
+        """Run ``hand`` for ``every`` steps after every ``every`` steps of (a)."""
         self.hand, self.every = hand, every
         self.train_seconds: list[float] = []
         self.epoch_seconds: list[float] = []
@@ -78,12 +80,14 @@ class InterleavedClock:
         self.model = model
 
     def on_train_epoch_start(self) -> None:
+        """(a)'s epoch starts: so does (b)'s."""
         self.hand.start_epoch()
         self._paused = 0.0
         self._start = self._turn_start = self._now()
         self.turns.append([])
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        """Every ``every`` batches, pause (a)'s clock and run (b)'s turn."""
         if (batch_idx + 1) % self.every == 0:
             pause = self._now()
             hand_seconds = self.hand.steps(self.every)
@@ -92,10 +96,12 @@ class InterleavedClock:
             self._paused += self._turn_start - pause
 
     def on_validation_start(self) -> None:
+        """(a)'s training batches are over: their time."""
         if not self.model.trainer.sanity_checking:
             self.train_seconds.append(self._now() - self._start - self._paused)
 
     def on_train_epoch_end(self) -> None:
+        """(a)'s epoch is over: its time; (b) finishes its own epoch."""
         self.epoch_seconds.append(self._now() - self._start - self._paused)
         self.hand.finish_epoch()
 
@@ -193,6 +199,7 @@ class HandLoop:
     """
 
     def __init__(self, cli: LSTMMnistCLI, device: torch.device, precision: str | None) -> None:
+        """Build (b) from the CLI's run: its data, model settings and optimizer."""
         data = type(cli.datamodule)(
             **constructor_args(type(cli.datamodule), cli.datamodule.hparams)
         )
@@ -210,6 +217,7 @@ class HandLoop:
         self.steps_per_epoch = 0  # of the last finished epoch
 
     def start_epoch(self) -> None:
+        """Shuffle and start an epoch of (b)."""
         order = torch.randperm(len(self.labels), device=self.device)
         self._batches = iter(order.split(self.batch_size))
         self._elapsed, self._steps = 0.0, 0
@@ -241,6 +249,7 @@ class HandLoop:
         return self.images.index_select(0, batch), self.labels.index_select(0, batch)
 
     def finish_epoch(self) -> None:
+        """Train what is left of (b)'s epoch and record its seconds."""
         self.steps(None)
         self.seconds.append(self._elapsed)
         self.steps_per_epoch = self._steps
@@ -261,12 +270,15 @@ class TestAccuracyClock(Callback):
     """
 
     def __init__(self, target: float, images: torch.Tensor, labels: torch.Tensor) -> None:
+        """Stop the fit at ``target`` test accuracy, scored on these images."""
         self.target, self.images, self.labels = target, images, labels
         self.elapsed, self.history = 0.0, []
 
+    @override
     def on_train_epoch_start(self, trainer, pl_module) -> None:
         self._start = time.perf_counter()
 
+    @override
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self.elapsed += time.perf_counter() - self._start
         data = trainer.datamodule

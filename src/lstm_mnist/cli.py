@@ -25,6 +25,7 @@ from lightning.pytorch.cli import (
 )
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_info
+from typing_extensions import override
 
 from lstm_mnist.checkpoint import CheckpointError, read_checkpoint, run_folder, trained_settings
 from lstm_mnist.checks import (
@@ -59,6 +60,7 @@ warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` i
 class LSTMMnistCLI(LightningCLI):
     """LightningCLI with the project's links, callbacks, logger and checks before a run."""
 
+    @override
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # Derived values come from the data module, so a config never states them twice.
         parser.link_arguments("data.input_size", "model.input_size", apply_on="instantiate")
@@ -95,6 +97,7 @@ class LSTMMnistCLI(LightningCLI):
             "configured (its own default, 1, redraws at every step, a cost on a small CPU).",
         )
 
+    @override
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
         self._argv = list(sys.argv[1:] if args is None else args)  # to tell options from configs
         super().parse_arguments(parser, args)
@@ -188,6 +191,7 @@ class LSTMMnistCLI(LightningCLI):
         if subcommand == "test":  # the report goes beside the run's own curves
             self._run_dir = run_folder(config.ckpt_path)
 
+    @override
     def before_instantiate_classes(self) -> None:
         check_cosine_length(self._run(self.config))
 
@@ -221,6 +225,7 @@ class LSTMMnistCLI(LightningCLI):
             ),
         )
 
+    @override
     def instantiate_trainer(self, **kwargs) -> Trainer:
         # Lightning appends its own callbacks (progress bar, model summary) to the config's list.
         configured = list(self._run(self.config_init).trainer.get("callbacks") or [])
@@ -277,6 +282,7 @@ class LSTMMnistCLI(LightningCLI):
             ) from None
 
     def after_fit(self) -> None:
+        """Print the best checkpoint's path (what to pass to test), then test it if asked."""
         checkpoint = self.trainer.checkpoint_callback
         if checkpoint is None or not checkpoint.best_model_path:
             return
@@ -288,6 +294,7 @@ class LSTMMnistCLI(LightningCLI):
             self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")
 
     def after_predict(self) -> None:
+        """Name every file that could not be read; exit 1 if there was one."""
         predicted = self.trainer.predict_dataloaders.dataset  # a NamedBatches
         for why in predicted.failures.values():
             print(f"error: {why}", file=sys.stderr)

@@ -16,6 +16,7 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import MNIST, FashionMNIST
+from typing_extensions import override
 
 from lstm_mnist.augment import random_affine
 from lstm_mnist.errors import DatasetNotFoundError, OptionError, require
@@ -40,15 +41,19 @@ class TensorBatches(Dataset):
     """Images and labels held as tensors; a whole batch is fetched with one index operation."""
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        """Hold the images (N, 28, 28) and labels (N,) as they are."""
         self.images, self.labels = images, labels
 
     def __len__(self) -> int:
+        """The number of samples."""
         return len(self.labels)
 
+    @override
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.images[index], self.labels[index]
 
     def __getitems__(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """A whole batch: DataLoader's call with the batch's indices."""
         # DataLoader calls this with a batch's indices, which skips per-sample collation.
         # numpy reads a list of ints ~6x faster than torch.as_tensor, and index_select copies
         # whole rows where advanced indexing (images[index]) is ~7x slower on uint8 images
@@ -165,6 +170,7 @@ class MNISTDataModule(L.LightningDataModule):
 
     @property
     def raw_folder(self) -> Path:
+        """Where this dataset's four IDX files are: ``<data_dir>/<Class>/raw``."""
         return self.data_dir / _TORCHVISION_CLASSES[self.dataset].__name__ / "raw"
 
     @property
@@ -179,6 +185,7 @@ class MNISTDataModule(L.LightningDataModule):
 
     @property
     def num_classes(self) -> int:
+        """Classes of the dataset (10 for both); linked to the model's num_classes."""
         return NUM_CLASSES
 
     def prepare_data(self) -> None:
@@ -210,6 +217,7 @@ class MNISTDataModule(L.LightningDataModule):
         if self.trainer is not None and self.trainer.state.fn in ("fit", "validate"):
             self._require_val_size(idx_length(self.raw_folder / RAW_FILES["train"][1]))
 
+    @override
     def setup(self, stage: str | None = None) -> None:
         if stage in ("fit", "validate", None) and self.train_set is None:
             images, labels = self._load("train")
@@ -226,18 +234,23 @@ class MNISTDataModule(L.LightningDataModule):
         if stage == "predict" and self.predict_set is None:
             self.predict_set = self._predict_set()
 
+    @override
     def train_dataloader(self) -> DataLoader:
         return self._loader(self.train_set, shuffle=True)
 
+    @override
     def val_dataloader(self) -> DataLoader:
         return self._loader(self.val_set)
 
+    @override
     def test_dataloader(self) -> DataLoader:
         return self._loader(self.test_set)
 
+    @override
     def predict_dataloader(self) -> DataLoader:
         return self._loader(self.predict_set)
 
+    @override
     def transfer_batch_to_device(self, batch, device: torch.device, dataloader_idx: int):
         # With on_device the batch is there already. Otherwise two tensors, moved directly:
         # Lightning's generic collection walk costs more per step.
@@ -248,6 +261,7 @@ class MNISTDataModule(L.LightningDataModule):
             return batch
         return images.to(device, non_blocking=True), labels.to(device, non_blocking=True)
 
+    @override
     def on_after_batch_transfer(self, batch, dataloader_idx: int):
         if isinstance(batch, torch.Tensor):  # already sequences (see transfer_batch_to_device)
             return batch

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
+from typing_extensions import override
 
 from lstm_mnist.errors import require
 
@@ -75,6 +76,7 @@ class LSTMClassifier(L.LightningModule):
         outputs, _ = self.lstm(sequences)
         return self.head(outputs).softmax(dim=-1)
 
+    @override
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
         logits, labels, loss = self._logits_and_loss(batch)
         # Each step only keeps its detached outputs; the accuracy update and the train/loss log
@@ -93,17 +95,21 @@ class LSTMClassifier(L.LightningModule):
             self._train_losses.clear()
         return loss
 
+    @override
     def validation_step(self, batch, batch_idx: int) -> None:
         self._log_eval_loss("val", self._step(batch, self.val_acc))
 
+    @override
     def test_step(self, batch, batch_idx: int) -> None:
         self._log_eval_loss("test", self._step(batch, self.test_acc))
 
+    @override
     def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
         sequences, _ = batch
         probs = self(sequences).softmax(dim=-1)
         return {"pred": probs.argmax(dim=-1), "probs": probs}
 
+    @override
     def configure_optimizers(self) -> torch.optim.Optimizer:
         # The seed's optimizer, RMSprop lr 1e-3, for use outside the CLI; LightningCLI replaces it
         # with the config's optimizer and lr_scheduler (or --optimizer, --lr_scheduler).
@@ -129,6 +135,7 @@ class LSTMClassifier(L.LightningModule):
         # The epoch mean, weighted by batch size and averaged across ranks.
         self.log(f"{stage}/loss", loss, on_epoch=True, sync_dist=True, prog_bar=True)
 
+    @override
     def on_train_epoch_start(self) -> None:
         # train/acc counts this epoch's steps only, none from an epoch that was interrupted (a
         # fit stopped mid-epoch). The train/loss window spans epochs, as log_every_n_steps does.
@@ -137,13 +144,16 @@ class LSTMClassifier(L.LightningModule):
         self.train_acc.reset()
 
     # Accuracy is logged once per epoch (a self.log call costs, see training_step).
+    @override
     def on_train_epoch_end(self) -> None:
         self._update_train_accuracy()  # the steps since the last logging step
         self.log("train/acc", self.train_acc, prog_bar=True)
 
+    @override
     def on_validation_epoch_end(self) -> None:
         self.log("val/acc", self.val_acc, prog_bar=True)
 
+    @override
     def on_test_epoch_end(self) -> None:
         self.log("test/acc", self.test_acc, prog_bar=True)
 

@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 from lightning.pytorch.callbacks import BasePredictionWriter
+from typing_extensions import override
 
 from lstm_mnist.errors import require
 
@@ -30,9 +31,11 @@ class PredictionWriter(BasePredictionWriter):
         self.output, self.top_k, self.print_limit = output, top_k, print_limit
         self.rows: list[dict] = []
 
+    @override
     def on_predict_start(self, trainer, pl_module) -> None:
         self.rows = []
 
+    @override
     def write_on_batch_end(
         self, trainer, pl_module, prediction, batch_indices, batch, batch_idx, dataloader_idx
     ) -> None:
@@ -52,6 +55,7 @@ class PredictionWriter(BasePredictionWriter):
                 }
             )
 
+    @override
     def teardown(self, trainer, pl_module, stage: str) -> None:
         # After the loop, when the progress bar has ended its line (a log file would otherwise
         # get the first prediction glued to the bar's last redraw).

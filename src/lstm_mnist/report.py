@@ -3,6 +3,7 @@
 import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
+from typing_extensions import override
 
 from lstm_mnist.figures import confusion_matrix_figure, misclassified_figure, reading_figure
 
@@ -21,6 +22,7 @@ class TestReport(Callback):
         self.reading_digits = reading_digits if reading_digits is not None else [0, 1, 2, 3]
         self.misclassified = misclassified
 
+    @override
     @torch.inference_mode()
     def on_test_end(self, trainer, pl_module) -> None:
         logger = next((lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)), None)

@@ -12,6 +12,7 @@ import sys
 
 from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.pytorch.callbacks import Callback
+from typing_extensions import override
 
 
 class RequeueBetweenBatches(Callback):
@@ -23,6 +24,7 @@ class RequeueBetweenBatches(Callback):
         """Nothing to set: the signal and what to do with it are Lightning's."""
         self._pending: tuple | None = None
 
+    @override
     def on_fit_start(self, trainer, pl_module) -> None:
         environment = trainer._accelerator_connector.cluster_environment
         auto_requeue = isinstance(environment, SLURMEnvironment) and environment.auto_requeue
@@ -32,9 +34,11 @@ class RequeueBetweenBatches(Callback):
     def _remember(self, signum, frame) -> None:
         self._pending = (signum, frame)
 
+    @override
     def on_train_batch_end(self, trainer, *args) -> None:
         self._handle(trainer)
 
+    @override
     def on_validation_batch_end(self, trainer, *args) -> None:
         self._handle(trainer)
 

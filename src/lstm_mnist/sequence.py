@@ -11,6 +11,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 from torch import nn
+from typing_extensions import override
 
 ScanOrder = Literal["rows", "columns", "pixels", "permuted"]
 Normalization = Literal["scale", "standardize"]
@@ -61,6 +62,7 @@ class ImageToSequence(nn.Module):
         order = fixed_permutation(permutation_seed) if scan == "permuted" else torch.empty(0)
         self.register_buffer("permutation", order.long(), persistent=False)
 
+    @override
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = images.float() / 255  # a new tensor: the in-place steps below never touch `images`
         if self.normalization == "standardize":

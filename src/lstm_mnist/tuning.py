@@ -21,6 +21,7 @@ import sys
 from contextlib import AbstractContextManager, nullcontext
 
 from lightning.pytorch.profilers import PassThroughProfiler
+from typing_extensions import override
 
 MALLOC_OPT_OUT = "LSTM_MNIST_MALLOC_TUNING"  # set to 0 to leave glibc's defaults
 NVML_CHECK = "PYTORCH_NVML_BASED_CUDA_CHECK"
@@ -70,5 +71,6 @@ class NoProfiler(PassThroughProfiler):
     the CLI gives a Trainer that has no profiler configured.
     """
 
+    @override
     def profile(self, action_name: str) -> AbstractContextManager[str]:
         return nullcontext(action_name)

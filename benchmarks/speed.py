@@ -46,8 +46,9 @@ warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is int
 
 
 class InterleavedClock:
-    """Wall time of each of (a)'s epochs: its training batches, and the whole epoch with
-    validation, with the hand-written loop (b) run in between, off (a)'s clock.
+    """Wall time of each of (a)'s epochs, with the hand loop (b) run in between.
+
+    Its training batches and the whole epoch with validation, (b)'s turns off (a)'s clock.
 
     Every ``every`` training batches (a) pauses and (b) runs as many steps of its own epoch, so
     that a change of the machine's speed (frequent and large on small shared machines, and often
@@ -178,9 +179,11 @@ def bootstrap_interval(samples: list, statistic, draws: int = 2000) -> tuple[flo
 
 
 def ratio_interval(turns: list[tuple[float, float]]) -> dict:
-    """(a)/(b) throughput over the paired turns, sum(b) / sum(a), with a 95% bootstrap interval
-    (turns resampled with replacement). It treats turns as independent: the machine's drifts,
-    mostly slower than a turn, hit both loops of a turn alike, which is what pairing is for.
+    """(a)/(b) throughput over the paired turns, sum(b) / sum(a), with a 95% interval.
+
+    The interval is a bootstrap (turns resampled with replacement). It treats turns as independent:
+    the machine's drifts, mostly slower than a turn, hit both loops of a turn alike, which is what
+    pairing is for.
     """
     if not turns:
         return {"pairs": 0, "ratio": None, "low": None, "high": None}
@@ -193,9 +196,10 @@ def ratio_interval(turns: list[tuple[float, float]]) -> dict:
 
 
 class HandLoop:
-    """What (a) trains, in a minimal hand-written PyTorch loop, one epoch a call: the same model
-    settings, optimizer, gradient clipping and per-batch data transform (augmentation included),
-    read from the CLI's run so that any config or override applies to both.
+    """What (a) trains, in a minimal hand-written PyTorch loop, one epoch a call.
+
+    The same model settings, optimizer, gradient clipping and per-batch data transform (augmentation
+    included), read from the CLI's run so that any config or override applies to both.
     """
 
     def __init__(self, cli: LSTMMnistCLI, device: torch.device, precision: str | None) -> None:
@@ -223,9 +227,7 @@ class HandLoop:
         self._elapsed, self._steps = 0.0, 0
 
     def steps(self, count: int | None) -> float:
-        """The next ``count`` training steps of this epoch (all that are left: None), timed;
-        returns their seconds.
-        """
+        """Train the next ``count`` steps of this epoch (None: all that are left); their seconds."""
         start = time.perf_counter()
         for batch in itertools.islice(self._batches, count):
             images, labels = self.gather(batch)
@@ -265,8 +267,9 @@ def _optimizer_of(configured) -> torch.optim.Optimizer:
 
 
 class TestAccuracyClock(Callback):
-    """Training wall time (validation included, as shipped) until test accuracy reaches a
-    target; the test set is scored after each epoch, off the clock, and the fit stops there.
+    """Training wall time (validation included, as shipped) until a test accuracy.
+
+    The test set is scored after each epoch, off the clock, and the fit stops at the target.
     """
 
     def __init__(self, target: float, images: torch.Tensor, labels: torch.Tensor) -> None:

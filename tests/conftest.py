@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from lstm_mnist.cli import run_cli
 from tests.helpers import (
     CONFIGS,
     DATASETS_VARIABLE,
@@ -29,8 +30,9 @@ def real_data_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def trained(tiny_data_dir, tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """One short fit of the padded config on tiny data by the installed script, from a folder
-    of its own, into ``<that folder>/runs``: (its run folder, the finished process).
+    """One short fit of the padded config on tiny data by the installed script.
+
+    From a folder of its own, into ``<that folder>/runs``: (its run folder, the finished process).
     """
     workdir = tmp_path_factory.mktemp("trained")
     root = workdir / "runs"
@@ -55,7 +57,32 @@ def trained(tiny_data_dir, tmp_path_factory) -> tuple[Path, subprocess.Completed
 
 @pytest.fixture(scope="session")
 def trained_run(trained) -> Path:
-    """The run folder of ``trained`` (checkpoints/last.ckpt and the best one): read it only;
-    a test that changes a run copies it first (``copy_run``).
+    """The run folder of ``trained`` (checkpoints/last.ckpt and the best one).
+
+    Read it only; a test that changes a run copies it first (``copy_run``).
     """
     return trained[0]
+
+
+@pytest.fixture(scope="session")
+def fitted_run(tiny_data_dir, tmp_path_factory):
+    """A one-epoch fit on tiny data, tested after fit: (run folder, best checkpoint)."""
+    workdir = tmp_path_factory.mktemp("run")
+    args = [
+        "fit",
+        "--config",
+        str(CONFIGS / "default.yaml"),
+        "--data.data_dir",
+        str(tiny_data_dir),
+        "--data.val_size",
+        "50",
+        "--trainer.max_epochs",
+        "1",
+        "--test_after_fit",
+        "true",
+        "--trainer.default_root_dir",
+        str(workdir),
+        *QUIET,
+    ]
+    cli = run_cli(args)
+    return workdir / "lightning_logs" / "version_0", cli.trainer.checkpoint_callback.best_model_path

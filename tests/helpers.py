@@ -1,5 +1,6 @@
-"""What the tests share: tiny IDX datasets they write themselves, a drawn digit, and the
-installed ``lstm-mnist`` script run the way a user runs it.
+"""What the tests share: tiny data, a drawn digit, the script run as a user runs it.
+
+The tiny IDX datasets are written by the tests themselves.
 """
 
 import os
@@ -48,8 +49,9 @@ def write_tiny_mnist(root: Path, folder: str = "MNIST", seed: int = 0) -> Path:
 def lstm_mnist(
     *args, cwd: Path, timeout: float = 240, merged: bool = False, **env: str
 ) -> subprocess.CompletedProcess:
-    """The installed ``lstm-mnist`` script, run in a subprocess from ``cwd`` (not the checkout),
-    one torch thread (two threads per process crawl on a busy 2-core machine). ``merged``: its
+    """Run the installed ``lstm-mnist`` script in a subprocess from ``cwd`` (not the checkout).
+
+    With one torch thread (two threads per process crawl on a busy 2-core machine). ``merged``: its
     stderr goes into stdout, as in a log file.
     """
     script = shutil.which("lstm-mnist")
@@ -69,8 +71,9 @@ def lstm_mnist(
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess, *named: str) -> str:
-    """The command failed and ended with one ``error:`` line that names each of ``named``, with
-    no traceback and no usage dump before it; returns that line.
+    """Assert the command failed with one ``error:`` line that names each of ``named``.
+
+    No traceback and no usage dump before it; returns that line.
     """
     assert result.returncode != 0, result.stdout[-2000:]
     assert "Traceback" not in result.stderr, result.stderr[-3000:]

@@ -1,5 +1,6 @@
-"""``predict`` on a person's images: a checkpoint is all it needs; every file is answered or
-named; the exit code tells a script whether all were read.
+"""``predict`` on a person's images: a checkpoint is all it needs.
+
+Every file is answered or named; the exit code tells a script whether all were read.
 """
 
 import csv

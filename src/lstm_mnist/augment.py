@@ -13,9 +13,11 @@ import torch.nn.functional as F
 
 
 def random_affine(images: torch.Tensor, max_shift: float, max_rotation: float) -> torch.Tensor:
-    """Move each image by up to ``max_shift`` pixels (x and y, uniform) and turn it by up to
-    ``max_rotation`` degrees around its centre; uint8 (N, H, W) in, float (N, H, W) out, with
-    the same 0-255 range. Pixels that come in from outside the image are 0 (background).
+    """Shift each image by up to ``max_shift`` pixels and turn it by up to ``max_rotation``.
+
+    Shifts are uniform in x and y, turns are degrees around the centre; uint8 (N, H, W) in, float
+    (N, H, W) out, with the same 0-255 range. Pixels that come in from outside the image are 0
+    (background).
     """
     n, height, width = images.shape
     x = images.float().unsqueeze(1)

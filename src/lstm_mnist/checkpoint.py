@@ -53,8 +53,9 @@ def read_checkpoint(path: str | Path) -> dict:
 
 
 def trained_settings(checkpoint: dict) -> dict[str, dict]:
-    """{"model": ..., "data": ...}: the constructor arguments the checkpoint's run trained with
-    (the model's linked ones and the data's run-local ones left out).
+    """The constructor arguments the checkpoint's run trained with.
+
+    As {"model": ..., "data": ...}, the model's linked ones and the data's run-local ones left out.
     """
     model = constructor_args(LSTMClassifier, checkpoint["hyper_parameters"])
     data = constructor_args(MNISTDataModule, checkpoint.get("datamodule_hyper_parameters", {}))
@@ -65,9 +66,11 @@ def trained_settings(checkpoint: dict) -> dict[str, dict]:
 
 
 def run_folder(checkpoint_path: str | Path) -> Path | None:
-    """The run folder a checkpoint belongs to: ``<run>/checkpoints/x.ckpt``'s, or for the
-    ``hpc_ckpt_<n>.ckpt`` Lightning saves in the root folder on SLURM's signal, the newest run
-    under that root. Absolute, as the run's own ModelCheckpoint spells its folder.
+    """The run folder a checkpoint belongs to, if it belongs to one.
+
+    ``<run>/checkpoints/x.ckpt``'s, or for the ``hpc_ckpt_<n>.ckpt`` Lightning saves in the root
+    folder on SLURM's signal, the newest run under that root. Absolute, as the run's own
+    ModelCheckpoint spells its folder.
     """
     path = Path(checkpoint_path).absolute()
     if path.parent.name == "checkpoints":
@@ -79,7 +82,8 @@ def run_folder(checkpoint_path: str | Path) -> Path | None:
 
 
 def load_run(ckpt_path: str, data_dir: str | None = None) -> tuple[LSTMClassifier, MNISTDataModule]:
-    """The model (eval mode, CPU) and a data module with the checkpoint's data settings;
+    """The model (eval mode, CPU) and a data module with the checkpoint's data settings.
+
     ``last`` is the newest run's last.ckpt under the current folder.
     """
     if ckpt_path == "last":
@@ -108,8 +112,9 @@ def load_run(ckpt_path: str, data_dir: str | None = None) -> tuple[LSTMClassifie
 
 
 def constructor_args(cls: type, saved: dict) -> dict:
-    """The saved hyperparameters that ``cls`` takes (LightningCLI adds its own, e.g.
-    ``_instantiator``).
+    """The saved hyperparameters that ``cls`` takes.
+
+    LightningCLI saves its own beside them, e.g. ``_instantiator``.
     """
     accepted = inspect.signature(cls).parameters
     return {key: value for key, value in saved.items() if key in accepted}

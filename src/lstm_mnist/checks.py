@@ -15,8 +15,10 @@ from lstm_mnist.errors import OptionError
 
 
 def check_optimization(config) -> None:
-    """Build the optimizer and scheduler once on a stand-in parameter, so that a value torch
-    refuses (a negative lr, a factor of 2) is one line before the run, not a traceback in it.
+    """Build the optimizer and scheduler once, on a stand-in parameter.
+
+    So a value torch refuses (a negative lr, a factor of 2) is one line before the run, not a
+    traceback in it.
     """
     if not config.get("optimizer"):
         return
@@ -34,9 +36,11 @@ def _build(key: str, spec, first_argument):
 
 
 def check_cosine_length(config) -> None:
-    """CosineAnnealingLR's T_max (epochs) should equal trainer.max_epochs. jsonargparse cannot
-    link into a scheduler chosen by class_path, so the two are written side by side; say so
-    when they differ (e.g. --trainer.max_epochs changed alone) rather than train on a cut cosine.
+    """Warn when CosineAnnealingLR's T_max (epochs) differs from trainer.max_epochs.
+
+    jsonargparse cannot link into a scheduler chosen by class_path, so the two are written side by
+    side; say so when they differ (e.g. --trainer.max_epochs changed alone) rather than train on a
+    cut cosine.
     """
     scheduler = config.get("lr_scheduler")
     if not scheduler or not str(scheduler.get("class_path", "")).endswith("CosineAnnealingLR"):
@@ -50,8 +54,9 @@ def check_cosine_length(config) -> None:
 
 
 def check_config_files(argv: list[str]) -> None:
-    """A YAML mistake in a --config file, named with its file and line (jsonargparse names
-    "<unicode string>").
+    """Raise one OptionError naming the file and line of a YAML mistake in a --config file.
+
+    jsonargparse names "<unicode string>" instead.
     """
     for index, arg in enumerate(argv):
         if arg.startswith("--config="):

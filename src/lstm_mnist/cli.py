@@ -103,10 +103,11 @@ class LSTMMnistCLI(LightningCLI):
         super().parse_arguments(parser, args)
 
     def _parse_ckpt_path(self) -> None:
-        """Replaces Lightning's (which adopts the model's settings only, and prints a traceback
-        for a file that is not a checkpoint); the first hook after parsing, so every check of
-        the command runs here, before anything is built or written: --ckpt_path resolved and
-        read, the optimizer's values, the log folder.
+        """Check the command before anything is built or written (replaces Lightning's hook).
+
+        Lightning's adopts the model's settings only and prints a traceback for a file that is not a
+        checkpoint. This is the first hook after parsing, so every check runs here: --ckpt_path
+        resolved and read, the optimizer's values, the log folder.
         """
         self._run_dir = None  # the existing run folder this command writes into, if any
         self._purge_step = None  # a resumed fit's first step
@@ -155,8 +156,10 @@ class LSTMMnistCLI(LightningCLI):
         self._purge_step = checkpoint.get("global_step", 0)
 
     def _evaluate_checkpoint(self, subcommand: str, config) -> None:
-        """test/validate/predict score a trained model: its checkpoint is required, and the
-        model and data settings it was trained with are taken from it.
+        """Require the checkpoint of test/validate/predict and take its settings.
+
+        They score a trained model, so the model and data settings it was trained with come from its
+        checkpoint.
         """
         if not config.ckpt_path:
             raise CheckpointError(
@@ -236,10 +239,12 @@ class LSTMMnistCLI(LightningCLI):
         return trainer
 
     def _callbacks_of_this_run(self, trainer: Trainer, configured: list) -> list:
-        """A Trainer calls every callback's hooks at every step, so the callbacks that are class
-        args (so that --help and configs show them) join only the subcommands that use them
-        (without a subcommand, run=False, a caller mostly fits). Lightning's own progress bar,
-        which would redraw at every step, redraws every --progress_refresh_rate steps.
+        """The Trainer's callbacks, each only in the subcommands that use it.
+
+        A Trainer calls every callback's hooks at every step, so the callbacks that are class args
+        (so that --help and configs show them) join only the subcommands that use them (without a
+        subcommand, run=False, a caller mostly fits). Lightning's own progress bar, which would
+        redraw at every step, redraws every --progress_refresh_rate steps.
         """
         subcommand, run = self.subcommand or "fit", self._run(self.config)
         logged = bool(trainer.loggers)
@@ -264,8 +269,9 @@ class LSTMMnistCLI(LightningCLI):
         return kept
 
     def _run(self, config):
-        """This run's part of config (or config_init): the subcommand's, or the whole one when
-        built without a subcommand.
+        """This run's part of config (or config_init).
+
+        The subcommand's, or the whole one when built without a subcommand.
         """
         return config.get(self.subcommand) if self.subcommand else config
 
@@ -304,8 +310,9 @@ class LSTMMnistCLI(LightningCLI):
 
 
 def _root(config) -> Path:
-    """Where runs are written: --trainer.default_root_dir, else the current folder. Absolute:
-    ModelCheckpoint restores its record of the best and last files on resume only when its
+    """Where runs are written: --trainer.default_root_dir, else the current folder.
+
+    Absolute: ModelCheckpoint restores its record of the best and last files on resume only when its
     folder is spelled the same (otherwise it writes last-v1.ckpt beside last.ckpt).
     """
     return Path(config.trainer.default_root_dir or ".").absolute()
@@ -360,8 +367,9 @@ def run_cli(args: list[str] | None = None) -> LSTMMnistCLI | None:
 
 
 def cli_main(args: list[str] | None = None) -> None:
-    """Entry point of ``python -m lstm_mnist`` and the ``lstm-mnist`` script: exit 0 on success,
-    or one line that says what to fix and exit 1 (2 for a bad command line).
+    """Entry point of ``python -m lstm_mnist`` and the ``lstm-mnist`` script.
+
+    Exit 0 on success, or one line that says what to fix and exit 1 (2 for a bad command line).
     """
     argv = sys.argv[1:] if args is None else args
     try:

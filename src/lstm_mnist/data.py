@@ -71,8 +71,9 @@ class TensorBatches(Dataset):
 
 
 class NamedBatches(TensorBatches):
-    """Batches of samples that have names (a file, or ``test[i]``), and the files that could
-    not be read: what ``predict`` reports, carried by its own dataset.
+    """Batches of named samples, and the files that could not be read.
+
+    A name is a file or ``test[i]``: what ``predict`` reports, carried by its own dataset.
     """
 
     def __init__(
@@ -120,32 +121,34 @@ class MNISTDataModule(L.LightningDataModule):
         predict_files: list[str] | str | None = None,
         on_device: bool = True,
     ) -> None:
-        """Args:
-        data_dir: Folder that holds (or will hold) ``MNIST/raw`` or ``FashionMNIST/raw``.
-        dataset: ``mnist`` or ``fashion_mnist``; both are 28x28 grey images in 10 classes.
-        download: Download missing files with torchvision (md5-checked) in ``prepare_data``.
-        batch_size: Samples per batch and per device, for every stage.
-        val_size: Training images held out for validation (seeded split); test is the
-            official 10,000-image set.
-        split_seed: Seed of the train/validation split, independent of the global seed.
-        normalization: ``scale`` is pixels / 255 like the seed; ``standardize`` then
-            subtracts the training set's pixel mean and divides by its std (MNIST: 0.1307
-            and 0.3081; Fashion-MNIST: 0.2860 and 0.3530).
-        pad_width: Zeros appended to every time step (the seed's second run uses 14).
-        scan: Order in which the image is read: ``rows`` (28 steps x 28 pixels, the seed),
-            ``columns`` (28 x 28), ``pixels`` (784 x 1) or ``permuted`` (784 x 1 in a fixed
-            random order).
-        permutation_seed: Seed of the fixed pixel order used by ``scan: permuted``.
-        max_shift: Training augmentation: move each training image by up to this many
-            pixels in x and y, a new random draw every epoch (0 = off, like the seed).
-        max_rotation: Training augmentation: turn each training image by up to this many
-            degrees (0 = off). Validation, test and predict images are never altered.
-        predict_files: Image files, folders or glob patterns (PNG, JPEG, BMP, GIF, TIFF,
-            WebP), or just one, that ``predict`` classifies, each prepared the way MNIST
-            digits were made; when empty, ``predict`` runs on the test set.
-        on_device: Hold the images and labels on the device the Trainer runs on (a GPU's
-            memory: 55 MB for MNIST) and cut each batch there, so no batch is copied from
-            the host; ``false`` keeps them in host memory and moves each batch.
+        """Set every data setting; the CLI shows each in --help.
+
+        Args:
+            data_dir: Folder that holds (or will hold) ``MNIST/raw`` or ``FashionMNIST/raw``.
+            dataset: ``mnist`` or ``fashion_mnist``; both are 28x28 grey images in 10 classes.
+            download: Download missing files with torchvision (md5-checked) in ``prepare_data``.
+            batch_size: Samples per batch and per device, for every stage.
+            val_size: Training images held out for validation (seeded split); test is the
+                official 10,000-image set.
+            split_seed: Seed of the train/validation split, independent of the global seed.
+            normalization: ``scale`` is pixels / 255 like the seed; ``standardize`` then
+                subtracts the training set's pixel mean and divides by its std (MNIST: 0.1307
+                and 0.3081; Fashion-MNIST: 0.2860 and 0.3530).
+            pad_width: Zeros appended to every time step (the seed's second run uses 14).
+            scan: Order in which the image is read: ``rows`` (28 steps x 28 pixels, the seed),
+                ``columns`` (28 x 28), ``pixels`` (784 x 1) or ``permuted`` (784 x 1 in a fixed
+                random order).
+            permutation_seed: Seed of the fixed pixel order used by ``scan: permuted``.
+            max_shift: Training augmentation: move each training image by up to this many
+                pixels in x and y, a new random draw every epoch (0 = off, like the seed).
+            max_rotation: Training augmentation: turn each training image by up to this many
+                degrees (0 = off). Validation, test and predict images are never altered.
+            predict_files: Image files, folders or glob patterns (PNG, JPEG, BMP, GIF, TIFF,
+                WebP), or just one, that ``predict`` classifies, each prepared the way MNIST
+                digits were made; when empty, ``predict`` runs on the test set.
+            on_device: Hold the images and labels on the device the Trainer runs on (a GPU's
+                memory: 55 MB for MNIST) and cut each batch there, so no batch is copied from
+                the host; ``false`` keeps them in host memory and moves each batch.
         """
         super().__init__()
         require(batch_size >= 1, "data", "batch_size", batch_size, "must be at least 1")
@@ -189,8 +192,10 @@ class MNISTDataModule(L.LightningDataModule):
         return NUM_CLASSES
 
     def prepare_data(self) -> None:
-        """Download once (rank 0 of each node); no network at all when the files are there, and
-        none needed to predict a person's images (the checkpoint is all that takes).
+        """Download once (rank 0 of each node), and only what is missing.
+
+        No network at all when the files are there, and none needed to predict a person's images
+        (the checkpoint is all that takes).
         """
         if self.predict_files and self.trainer is not None and self.trainer.predicting:
             return
@@ -270,8 +275,9 @@ class MNISTDataModule(L.LightningDataModule):
         return self.to_sequences(images, augment=training), labels
 
     def to_sequences(self, images: torch.Tensor, augment: bool = False) -> torch.Tensor:
-        """uint8 images (N, 28, 28) on any device -> the model's input sequences (through
-        ``self.transform``), randomly shifted and turned first if ``augment`` (training) and
+        """Turn uint8 images (N, 28, 28), on any device, into the model's input sequences.
+
+        Through ``self.transform``; randomly shifted and turned first if ``augment`` (training) and
         augmentation is on.
         """
         if augment and (self.max_shift > 0 or self.max_rotation > 0):
@@ -319,8 +325,10 @@ class MNISTDataModule(L.LightningDataModule):
         return NamedBatches(held.images, held.labels, names, failures)
 
     def _held(self, images: torch.Tensor, labels: torch.Tensor) -> TensorBatches:
-        """A split, where its batches will be cut: on the Trainer's device with ``on_device``
-        (a split made without a Trainer stays in host memory; its batches are moved).
+        """A split, where its batches will be cut.
+
+        On the Trainer's device with ``on_device`` (a split made without a Trainer stays in host
+        memory; its batches are moved).
         """
         if self.on_device and self.trainer is not None:
             device = self.trainer.strategy.root_device

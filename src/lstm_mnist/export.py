@@ -18,8 +18,9 @@ from lstm_mnist.errors import LstmMnistError
 
 
 def image_classifier(ckpt_path: str) -> nn.Sequential:
-    """Images (batch, 28, 28) in 0-255 -> class logits: the checkpoint's model behind its run's
-    own preprocessing, as in the exported graph.
+    """Images (batch, 28, 28) in 0-255 -> class logits, as in the exported graph.
+
+    The checkpoint's model behind its run's own preprocessing.
 
     Args:
         ckpt_path: A checkpoint written by ``fit``.

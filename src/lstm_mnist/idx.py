@@ -1,5 +1,6 @@
-"""MNIST's four IDX files: their names and md5 sums, and reading them with errors that name
-the file.
+"""MNIST's four IDX files: their names, md5 sums, and reading them.
+
+Errors name the file.
 
 torchvision's reader asserts on a truncated file; a user deserves to know which file is broken
 and what to do about it, so we parse the (tiny) header ourselves and check the size first.
@@ -83,8 +84,9 @@ def read_idx(path: str | Path, official: tuple[str, int] | None = None) -> torch
 
 
 def idx_length(path: str | Path) -> int:
-    """The first dimension an IDX file's header declares (its number of images or labels),
-    read from the header alone.
+    """The first dimension an IDX file's header declares (its images or labels).
+
+    Read from the header alone.
     """
     path = Path(path)
     with path.open("rb") as file:

@@ -28,16 +28,18 @@ class LSTMClassifier(L.LightningModule):
         num_classes: int = 10,
         init: Literal["pytorch", "keras"] = "pytorch",
     ) -> None:
-        """Args:
-        input_size: Features per time step; under the CLI it is linked to the data module's
-            ``input_size`` (28 + pad_width for rows), so configs never state it.
-        hidden_size: Units per LSTM layer (the seed: 32).
-        num_layers: Stacked LSTM layers (the seed: 3).
-        dropout: Dropout between LSTM layers (0 = none, like the seed).
-        num_classes: Output classes; linked to the data module.
-        init: ``pytorch`` (uniform +-1/sqrt(hidden) everywhere) or ``keras``, the seed's:
-            Glorot-uniform input and output weights, orthogonal recurrent weights, zero
-            biases but 1 for the forget gate (so early on the cell remembers by default).
+        """Build the LSTM stack and its head; the CLI shows each setting in --help.
+
+        Args:
+            input_size: Features per time step; under the CLI it is linked to the data module's
+                ``input_size`` (28 + pad_width for rows), so configs never state it.
+            hidden_size: Units per LSTM layer (the seed: 32).
+            num_layers: Stacked LSTM layers (the seed: 3).
+            dropout: Dropout between LSTM layers (0 = none, like the seed).
+            num_classes: Output classes; linked to the data module.
+            init: ``pytorch`` (uniform +-1/sqrt(hidden) everywhere) or ``keras``, the seed's:
+                Glorot-uniform input and output weights, orthogonal recurrent weights, zero
+                biases but 1 for the forget gate (so early on the cell remembers by default).
         """
         super().__init__()
         for name, value in (
@@ -70,8 +72,10 @@ class LSTMClassifier(L.LightningModule):
         return self.head(outputs[:, -1])
 
     def running_probabilities(self, sequences: torch.Tensor) -> torch.Tensor:
-        """Class probabilities after each time step (batch, steps, classes): the answer the
-        model would give had the sequence ended there, i.e. its running guess while reading.
+        """Class probabilities after each time step (batch, steps, classes).
+
+        The answer the model would give had the sequence ended there, i.e. its running guess while
+        reading.
         """
         outputs, _ = self.lstm(sequences)
         return self.head(outputs).softmax(dim=-1)
@@ -159,9 +163,11 @@ class LSTMClassifier(L.LightningModule):
 
 
 def keras_init(lstm: nn.LSTM, head: nn.Linear) -> None:
-    """Keras' defaults for LSTM and Dense. Keras draws each layer's kernel (inputs x 4 gates) and
-    recurrent kernel (hidden x 4 gates) as one matrix, so the same is done here on the stacked
-    gate weights; PyTorch's gate order is input, forget, cell, output.
+    """Keras' defaults for LSTM and Dense.
+
+    Keras draws each layer's kernel (inputs x 4 gates) and recurrent kernel (hidden x 4 gates) as
+    one matrix, so the same is done here on the stacked gate weights; PyTorch's gate order is input,
+    forget, cell, output.
     """
     hidden = lstm.hidden_size
     with torch.no_grad():

@@ -14,10 +14,12 @@ class PredictionWriter(BasePredictionWriter):
     """Prints one line per predicted image and optionally saves them as CSV or JSON."""
 
     def __init__(self, output: str | None = None, top_k: int = 3, print_limit: int = 100) -> None:
-        """Args:
-        output: File to save the predictions in: ``.csv`` or ``.json`` (by its suffix).
-        top_k: How many of the most probable classes to list per image.
-        print_limit: Print at most this many lines (the test set has 10,000 images).
+        """Set what is printed and saved.
+
+        Args:
+            output: File to save the predictions in: ``.csv`` or ``.json`` (by its suffix).
+            top_k: How many of the most probable classes to list per image.
+            print_limit: Print at most this many lines (the test set has 10,000 images).
         """
         super().__init__(write_interval="batch")
         suffix = Path(output).suffix.lower() if output else ".csv"

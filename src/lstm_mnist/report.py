@@ -9,15 +9,19 @@ from lstm_mnist.figures import confusion_matrix_figure, misclassified_figure, re
 
 
 class TestReport(Callback):
-    """At the end of ``test`` (rank 0): a confusion matrix, a grid of misclassified digits, the
-    LSTM's running guess on a few digits, and the hparams tab with best val/acc and test/acc.
+    """At the end of ``test`` (rank 0), TensorBoard's figures and hparams.
+
+    A confusion matrix, a grid of misclassified digits, the LSTM's running guess on a few digits,
+    and the hparams tab with best val/acc and test/acc.
     """
 
     def __init__(self, reading_digits: list[int] | None = None, misclassified: int = 32) -> None:
-        """Args:
-        reading_digits: Test-set indices whose row-by-row class probabilities are drawn
-            (default: the first four).
-        misclassified: How many misclassified test digits the grid shows.
+        """Choose the digits the report draws.
+
+        Args:
+            reading_digits: Test-set indices whose row-by-row class probabilities are drawn
+                (default: the first four).
+            misclassified: How many misclassified test digits the grid shows.
         """
         self.reading_digits = reading_digits if reading_digits is not None else [0, 1, 2, 3]
         self.misclassified = misclassified

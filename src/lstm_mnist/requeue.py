@@ -16,8 +16,10 @@ from typing_extensions import override
 
 
 class RequeueBetweenBatches(Callback):
-    """Take SLURM's requeue signal first (Lightning then installs no handler of its own) and
-    run Lightning's handling of it at the end of the next training or validation batch.
+    """Handle SLURM's requeue signal at the end of the next batch.
+
+    It takes the signal first (Lightning then installs no handler of its own) and runs Lightning's
+    handling of it at the end of the next training or validation batch.
     """
 
     def __init__(self) -> None:

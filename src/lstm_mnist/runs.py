@@ -20,9 +20,10 @@ RUN_LOCAL_DATA = ("data_dir", "download", "predict_files", "on_device")
 
 
 def check_folder(path: Path, option: str) -> Path:
-    """Raise one OptionError naming ``path`` unless runs can be written there: it is a folder,
-    or can be made one, that we can write to. Nothing is created: a check that fails later must
-    not leave an empty folder behind.
+    """Raise one OptionError naming ``path`` unless runs can be written there.
+
+    It is a folder, or can be made one, that we can write to. Nothing is created: a check that fails
+    later must not leave an empty folder behind.
     """
     existing = next(folder for folder in (path, *path.parents) if folder.exists())
     if not existing.is_dir():
@@ -61,8 +62,9 @@ def differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
 
 
 def run_to_resume(root: Path, current: dict) -> Path:
-    """The newest ``last.ckpt`` whose run was trained with ``current``'s settings; otherwise
-    one OptionError that says what there is and what to do.
+    """The newest ``last.ckpt`` whose run was trained with ``current``'s settings.
+
+    Otherwise one OptionError that says what there is and what to do.
     """
     candidates = last_checkpoints(root)
     if not candidates:

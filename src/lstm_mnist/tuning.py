@@ -36,8 +36,10 @@ def tune_process() -> dict[str, bool]:
 
 
 def keep_freed_memory() -> bool:
-    """Set glibc's mmap and trim thresholds, unless the user set them (MALLOC_*_ variables) or
-    opted out (LSTM_MNIST_MALLOC_TUNING=0); True if applied. A no-op off Linux or glibc.
+    """Set glibc's mmap and trim thresholds; True if applied.
+
+    Not if the user set them (MALLOC_*_ variables) or opted out (LSTM_MNIST_MALLOC_TUNING=0). A no-
+    op off Linux or glibc.
     """
     if not sys.platform.startswith("linux") or os.environ.get(MALLOC_OPT_OUT) == "0":
         return False
@@ -53,8 +55,9 @@ def keep_freed_memory() -> bool:
 
 
 def skip_nvml_check_without_driver() -> bool:
-    """Unset Lightning's NVML-based CUDA check where libnvidia-ml cannot be loaded (no NVIDIA
-    driver, so no CUDA to protect); True if unset. Machines with the driver keep it.
+    """Unset Lightning's NVML-based CUDA check where no NVIDIA driver loads; True if unset.
+
+    Without libnvidia-ml there is no CUDA to protect. Machines with the driver keep the check.
     """
     if os.environ.get(NVML_CHECK) != "1":
         return False
@@ -67,8 +70,9 @@ def skip_nvml_check_without_driver() -> bool:
 
 
 class NoProfiler(PassThroughProfiler):
-    """Lightning's ``PassThroughProfiler`` with a ``profile()`` that costs a null context; what
-    the CLI gives a Trainer that has no profiler configured.
+    """Lightning's ``PassThroughProfiler`` with a ``profile()`` that costs a null context.
+
+    What the CLI gives a Trainer that has no profiler configured.
     """
 
     @override

@@ -52,6 +52,17 @@ def read_checkpoint(path: str | Path) -> dict:
     return checkpoint
 
 
+def newest_last_checkpoint(root: Path) -> Path:
+    """What ``--ckpt_path last`` means for evaluation: the newest run's last.ckpt under root."""
+    newest = last_checkpoints(root)
+    if not newest:
+        raise CheckpointError(
+            f"--ckpt_path last: no run in {root / LOGS} has checkpoints/last.ckpt; fit one "
+            "first, or pass a checkpoint's path"
+        )
+    return newest[0]
+
+
 def trained_settings(checkpoint: dict) -> dict[str, dict]:
     """The constructor arguments the checkpoint's run trained with.
 
@@ -87,13 +98,7 @@ def load_run(ckpt_path: str, data_dir: str | None = None) -> tuple[LSTMClassifie
     ``last`` is the newest run's last.ckpt under the current folder.
     """
     if ckpt_path == "last":
-        newest = last_checkpoints(Path.cwd())
-        if not newest:
-            raise CheckpointError(
-                f"--ckpt_path last: no run in {Path.cwd() / LOGS} has checkpoints/last.ckpt; "
-                "pass a checkpoint's path"
-            )
-        ckpt_path = str(newest[0])
+        ckpt_path = str(newest_last_checkpoint(Path.cwd()))
     checkpoint = read_checkpoint(ckpt_path)
     saved = constructor_args(MNISTDataModule, checkpoint.get("datamodule_hyper_parameters", {}))
     saved.pop("predict_files", None)  # the training run's, not this one's

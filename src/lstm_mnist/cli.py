@@ -27,7 +27,13 @@ from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_info
 from typing_extensions import override
 
-from lstm_mnist.checkpoint import CheckpointError, read_checkpoint, run_folder, trained_settings
+from lstm_mnist.checkpoint import (
+    CheckpointError,
+    newest_last_checkpoint,
+    read_checkpoint,
+    run_folder,
+    trained_settings,
+)
 from lstm_mnist.checks import (
     check_config_files,
     check_cosine_length,
@@ -40,7 +46,7 @@ from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
 from lstm_mnist.report import TestReport
 from lstm_mnist.requeue import RequeueBetweenBatches
-from lstm_mnist.runs import LOGS, check_folder, last_checkpoints, run_to_resume
+from lstm_mnist.runs import LOGS, check_folder, run_to_resume
 from lstm_mnist.tuning import NoProfiler, tune_process
 
 # The model keeps its own configure_optimizers (the seed's RMSprop) so it also trains outside the
@@ -167,13 +173,7 @@ class LSTMMnistCLI(LightningCLI):
                 "path a fit printed, or --ckpt_path last for the newest run's last.ckpt"
             )
         if config.ckpt_path == "last":
-            newest = last_checkpoints(_root(config))
-            if not newest:
-                raise CheckpointError(
-                    f"--ckpt_path last: no run in {_root(config) / LOGS} has "
-                    "checkpoints/last.ckpt; fit one first, or pass a checkpoint's path"
-                )
-            config.ckpt_path = str(newest[0])
+            config.ckpt_path = str(newest_last_checkpoint(_root(config)))
         checkpoint = read_checkpoint(config.ckpt_path)
         explicit = _explicit_options(self._argv)
         saved_dir = checkpoint.get("datamodule_hyper_parameters", {}).get("data_dir")
@@ -224,7 +224,7 @@ class LSTMMnistCLI(LightningCLI):
                 # the hparams tab gets hp/test_acc and hp/best_val_acc instead
                 default_hp_metric=False,
                 log_graph=subcommand == "fit",
-                purge_step=self._purge_step if subcommand == "fit" else None,
+                purge_step=self._purge_step,  # set by a resumed fit only
             ),
         )
 

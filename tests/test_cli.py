@@ -194,7 +194,7 @@ def test_a_fit_exits_0_and_writes_only_under_its_root_dir(trained):
     assert (run / "checkpoints" / "last.ckpt").is_file()
     assert best_checkpoint(run).is_file()
     tags = EventAccumulator(str(run)).Reload().Tags()["scalars"]
-    assert {"train/acc", "val/loss", "val/acc", "lr-RMSprop"} <= set(tags)
+    assert {"train/acc", "train/lr", "val/loss", "val/acc"} <= set(tags)
 
 
 @pytest.mark.parametrize("subcommand", ["test", "predict"])

@@ -1,12 +1,54 @@
-"""The TensorBoard report a test writes: figures, hparams, the learning rate, the graph."""
+"""The TensorBoard report a test writes: figures, the hparams row, the learning rate, the graph."""
 
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
+
+from lstm_mnist.figures import misclassified_figure
 
 
-def test_tensorboard_shows_report_hparams_learning_rate_and_graph(fitted_run):
+def test_tensorboard_opens_on_the_runs_curves_and_report(fitted_run):
     events = EventAccumulator(str(fitted_run[0]), size_guidance={"images": 0}).Reload()
     tags = events.Tags()
     assert {"test/confusion_matrix", "test/misclassified", "test/reading"} <= set(tags["images"])
-    assert {"hp/test_acc", "hp/best_val_acc", "lr-RMSprop"} <= set(tags["scalars"])
+    # one learning-rate chart whatever the optimizer; no single-dot epoch or hp/* charts (and no
+    # train/loss: the tiny fit's 2 steps are fewer than log_every_n_steps)
+    assert set(tags["scalars"]) == {
+        "train/acc", "train/lr", "val/loss", "val/acc", "test/loss", "test/acc"
+    }  # fmt: skip
     assert tags["graph"]
-    assert "_hparams_/experiment" in events.PluginTagToContent("hparams")
+
+
+def test_the_hparams_row_holds_what_makes_runs_differ(fitted_run):
+    events = EventAccumulator(str(fitted_run[0])).Reload()
+    content = events.PluginTagToContent("hparams")
+    session = HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    row = {key: value.WhichOneof("kind") and getattr(value, value.WhichOneof("kind"))
+           for key, value in session.session_start_info.hparams.items()}  # fmt: skip
+    assert row["fit/optimizer"] == "RMSprop"
+    assert row["fit/lr"] == 0.001
+    assert row["fit/lr_scheduler"] == "ReduceLROnPlateau"
+    assert row["fit/max_epochs"] == 1
+    assert row["fit/seed"] == 42
+    assert row["model/hidden_size"] == 32
+    assert row["model/parameters"] == 25162
+    assert row["data/max_rotation"] == 0
+    assert not {"_instantiator", "data_dir", "predict_files"} & {k.split("/")[-1] for k in row}
+    experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
+    metrics = {info.name.tag for info in experiment.metric_infos}
+    assert metrics == {"test/acc", "test/loss", "val/acc"}  # the run's own curves
+
+
+def test_misclassified_digits_come_most_confident_first_with_their_index():
+    images = torch.zeros(4, 28, 28, dtype=torch.uint8)
+    labels = torch.tensor([0, 1, 2, 3])
+    probs = torch.tensor([
+        [0.9, 0.1, 0.0, 0.0],  # right
+        [0.6, 0.4, 0.0, 0.0],  # wrong, p=0.6
+        [0.0, 0.0, 0.1, 0.9],  # wrong, p=0.9
+        [0.0, 0.0, 0.0, 1.0],  # right
+    ])  # fmt: skip
+    figure = misclassified_figure(images, labels, probs)
+    titles = [axes.get_title() for axes in figure.axes if axes.get_title()]
+    assert titles == ["#2\n2 -> 3 (p=0.90)", "#1\n1 -> 0 (p=0.60)"]
+    assert "the 2 most confident of 2" in figure.texts[0].get_text()

@@ -216,12 +216,12 @@ class LSTMMnistCLI(LightningCLI):
             option = "trainer.default_root_dir"
             save_dir, name, version = check_folder(_root(config), option), LOGS, None
         config.trainer.logger = Namespace(
-            class_path="lightning.pytorch.loggers.TensorBoardLogger",
+            class_path="lstm_mnist.logger.RunLogger",
             init_args=Namespace(
                 save_dir=str(save_dir),
                 name=name,
                 version=version,
-                # the hparams tab gets hp/test_acc and hp/best_val_acc instead
+                # the report writes the hparams tab; no hp_metric chart of one dot
                 default_hp_metric=False,
                 log_graph=subcommand == "fit",
                 purge_step=self._purge_step,  # set by a resumed fit only

@@ -203,7 +203,7 @@ def _in_project(args: list[str]) -> list[str]:
 def _logger(save_dir: Path, grid: str, version: str) -> str:
     """The project's TensorBoard logger, in one folder per grid and cell."""
     init = {"save_dir": str(save_dir), "name": grid, "version": version}
-    spec = {"class_path": "lightning.pytorch.loggers.TensorBoardLogger", "init_args": init}
+    spec = {"class_path": "lstm_mnist.logger.RunLogger", "init_args": init}
     return json.dumps({**spec, "init_args": {**init, "default_hp_metric": False}})
 
 

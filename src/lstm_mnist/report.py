@@ -1,18 +1,24 @@
 """After a test, TensorBoard shows what the numbers hide: errors, confusions and the reading."""
 
+from pathlib import Path
+
 import torch
+import yaml
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
+from torch.utils.tensorboard.summary import hparams
 from typing_extensions import override
 
 from lstm_mnist.figures import confusion_matrix_figure, misclassified_figure, reading_figure
+from lstm_mnist.reading import Reading
 
 
 class TestReport(Callback):
     """At the end of ``test`` (rank 0), TensorBoard's figures and hparams.
 
-    A confusion matrix, a grid of misclassified digits, the LSTM's running guess on a few digits,
-    and the hparams tab with best val/acc and test/acc.
+    A confusion matrix, the misclassified digits (most confident mistakes first, each with its
+    test index for ``explain --index``), the LSTM's reading of a few digits, and the run's row in
+    the hparams tab: what makes runs differ, beside their test/ and val/ curves.
     """
 
     def __init__(self, reading_digits: list[int] | None = None, misclassified: int = 32) -> None:
@@ -36,17 +42,19 @@ class TestReport(Callback):
         # in host memory: the figures are drawn there (the set may be on the GPU, on_device)
         images, labels = data.test_set.images.cpu(), data.test_set.labels.cpu()
         # The whole test set again, on rank 0 alone: under DDP each rank saw only its share.
-        preds = torch.cat([predict(pl_module, data, part) for part in images.split(1000)])
+        probs = torch.cat([probabilities(pl_module, data, part) for part in images.split(1000)])
+        preds = probs.argmax(dim=-1)
         matrix = torch.bincount(labels * 10 + preds, minlength=100).reshape(10, 10)
         chosen = torch.tensor(self.reading_digits, dtype=torch.long)
         running = pl_module.running_probabilities(sequences(pl_module, data, images[chosen]))
+        readings = [[Reading(p, data.scan == "rows")] for p in running.cpu()]
         step, writer = trainer.global_step, logger.experiment
         writer.add_figure("test/confusion_matrix", confusion_matrix_figure(matrix), step)
-        wrong = misclassified_figure(images, labels, preds, self.misclassified)
+        wrong = misclassified_figure(images, labels, probs, self.misclassified)
         writer.add_figure("test/misclassified", wrong, step)
-        reading = reading_figure(images[chosen], running.cpu(), labels[chosen])
+        reading = reading_figure(images[chosen], readings, labels[chosen].tolist())
         writer.add_figure("test/reading", reading, step)
-        logger.log_hyperparams(_hparams(pl_module, data), metrics=_summary(trainer))
+        _write_hparams_table(writer, run_settings_table(logger.log_dir, pl_module, data))
 
 
 def sequences(model, data, images: torch.Tensor) -> torch.Tensor:
@@ -54,21 +62,61 @@ def sequences(model, data, images: torch.Tensor) -> torch.Tensor:
     return data.to_sequences(images.to(model.device))
 
 
-def predict(model, data, images: torch.Tensor) -> torch.Tensor:
-    """The predicted class of each uint8 image, on the host."""
-    return model(sequences(model, data, images)).argmax(dim=-1).cpu()
+def probabilities(model, data, images: torch.Tensor) -> torch.Tensor:
+    """The class probabilities of each uint8 image, (N, classes) on the host."""
+    return model(sequences(model, data, images)).softmax(dim=-1).cpu()
 
 
-def _hparams(model, data) -> dict:
+# What makes one run differ from another; the rest (data_dir, predict_files, LightningCLI's
+# _instantiator, on_device...) says where and how it ran, and would only widen the table.
+MODEL_COLUMNS = ("hidden_size", "num_layers", "dropout", "init")
+DATA_COLUMNS = (
+    "dataset", "scan", "pad_width", "normalization", "batch_size", "max_shift", "max_rotation"
+)  # fmt: skip
+
+
+def run_settings_table(log_dir: str | None, model, data) -> dict[str, object]:
+    """The hparams tab's columns: training recipe (from the run's config.yaml), model, data."""
+    table: dict[str, object] = {}
+    config_file = Path(log_dir or ".") / "config.yaml"
+    if config_file.is_file():  # written by the fit; absent for a logger of the user's own
+        config = yaml.safe_load(config_file.read_text()) or {}
+        table.update(_recipe(config))
+    table.update({f"model/{key}": model.hparams[key] for key in MODEL_COLUMNS})
+    table.update({f"data/{key}": data.hparams[key] for key in DATA_COLUMNS})
+    table["model/parameters"] = sum(p.numel() for p in model.parameters())
     return {
-        **{f"model/{k}": v for k, v in model.hparams.items()},
-        **{f"data/{k}": v for k, v in data.hparams.items()},
+        key: value if isinstance(value, int | float | str) else str(value)
+        for key, value in table.items()
     }
 
 
-def _summary(trainer) -> dict[str, float]:
-    metrics = {"hp/test_acc": float(trainer.callback_metrics["test/acc"])}
-    checkpoint = trainer.checkpoint_callback
-    if checkpoint is not None and checkpoint.best_model_score is not None:
-        metrics["hp/best_val_acc"] = float(checkpoint.best_model_score)
-    return metrics
+def _recipe(config: dict) -> dict[str, object]:
+    optimizer = config.get("optimizer") or {}
+    scheduler = config.get("lr_scheduler") or {}
+    trainer = config.get("trainer") or {}
+    return {
+        # no optimizer in the config: the model's own configure_optimizers, the seed's
+        "fit/optimizer": _class_name(optimizer) or "RMSprop",
+        "fit/lr": (optimizer.get("init_args") or {}).get("lr", 1e-3),
+        "fit/lr_scheduler": _class_name(scheduler) or "none",
+        "fit/max_epochs": trainer.get("max_epochs"),
+        "fit/gradient_clip_val": trainer.get("gradient_clip_val") or 0.0,
+        "fit/seed": config.get("seed_everything"),
+    }
+
+
+def _class_name(spec: dict) -> str:
+    return str(spec.get("class_path", "")).rsplit(".", 1)[-1]
+
+
+def _write_hparams_table(writer, table: dict[str, object]) -> None:
+    """The hparams tab's row for this run, its metrics the run's own test/ and val/ curves.
+
+    Written directly rather than by the logger's log_hyperparams, which would also log each
+    metric again as a chart of one dot.
+    """
+    metrics = dict.fromkeys(("test/acc", "test/loss", "val/acc"), 0.0)  # names; values unread
+    file_writer = writer._get_file_writer()
+    for summary in hparams(table, metrics):
+        file_writer.add_summary(summary)

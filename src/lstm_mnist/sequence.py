@@ -75,6 +75,19 @@ class ImageToSequence(nn.Module):
             x = x.reshape(len(x), -1)[:, self.permutation].unsqueeze(-1)
         return F.pad(x, (0, self.pad_width)) if self.pad_width else x
 
+    def step_of_pixel(self) -> torch.Tensor:
+        """(28, 28): the time step at which each pixel is read (to show what a step has seen)."""
+        grid = torch.arange(IMAGE_SIZE**2).reshape(IMAGE_SIZE, IMAGE_SIZE)
+        if self.scan == "rows":
+            return grid // IMAGE_SIZE
+        if self.scan == "columns":
+            return grid % IMAGE_SIZE
+        if self.scan == "pixels":
+            return grid
+        steps = torch.empty_like(grid).flatten()
+        steps[self.permutation.cpu()] = torch.arange(IMAGE_SIZE**2)  # pixel p is read at step s
+        return steps.reshape(IMAGE_SIZE, IMAGE_SIZE)
+
 
 def fixed_permutation(seed: int) -> torch.Tensor:
     """The pixel order for scan='permuted': one permutation of 784 pixels, fixed by ``seed``."""

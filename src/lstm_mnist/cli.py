@@ -6,6 +6,7 @@ a YAML that reproduces the run.
 """
 
 import importlib
+import json
 import sys
 import warnings
 from argparse import ArgumentError
@@ -17,7 +18,12 @@ from jsonargparse.typing import PositiveInt
 from lightning.fabric.plugins.environments import SLURMEnvironment
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch import Trainer, seed_everything
-from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import (
+    LearningRateMonitor,
+    ModelCheckpoint,
+    RichProgressBar,
+    TQDMProgressBar,
+)
 from lightning.pytorch.cli import (
     LightningArgumentParser,
     LightningCLI,
@@ -264,8 +270,10 @@ class LSTMMnistCLI(LightningCLI):
             kept.append(RequeueBetweenBatches())  # see requeue.py
         for index, callback in enumerate(kept):
             # Only Lightning's default bar: a subclass, or any bar in the config, is the user's.
-            if type(callback) is TQDMProgressBar and not any(callback is c for c in configured):
-                kept[index] = TQDMProgressBar(run.progress_refresh_rate)
+            # (Lightning's default is Rich's bar where `rich` is installed, e.g. with Gradio.)
+            default = type(callback) in (TQDMProgressBar, RichProgressBar)
+            if default and not any(callback is c for c in configured):
+                kept[index] = type(callback)(refresh_rate=run.progress_refresh_rate)
         return kept
 
     def _run(self, config):
@@ -334,12 +342,17 @@ TOOLS = {
     "export": "lstm_mnist.export:export",
     "download": "lstm_mnist.download:download",
     "experiments": "lstm_mnist.experiments:run_grid",
+    "demo": "lstm_mnist.demo:demo",
 }
+# A tool's list options that a user may repeat (--ckpt_path A --ckpt_path B): gathered into one
+# list, since jsonargparse would keep the last one only.
+REPEATABLE = ("--ckpt_path", "--name")
 PROG = "lstm-mnist"
 DESCRIPTION = (
     "Stacked LSTMs that read MNIST as sequences. Commands: fit, validate, test, predict "
     "(Lightning's, driven by YAML configs), and 'download' (the dataset, e.g. on a login node), "
-    "'explain' (the running guess, row by row, as a PNG), 'export' (ONNX), 'experiments' "
+    "'explain' (the running guess, row by row, as a PNG), 'demo' (a page to draw a digit and "
+    "watch it read), 'export' (ONNX), 'experiments' "
     "(config x seed grids -> results/). "
     "Each has --help, e.g. 'lstm-mnist fit --help'."
 )
@@ -354,7 +367,8 @@ def run_cli(args: list[str] | None = None) -> LSTMMnistCLI | None:
     if argv and argv[0] in TOOLS:
         module, function = TOOLS[argv[0]].split(":")
         command = getattr(importlib.import_module(module), function)
-        auto_cli(command, args=argv[1:], **{**parser_kwargs, "prog": f"{PROG} {argv[0]}"})
+        args = gathered(argv[1:]) if argv[0] == "demo" else argv[1:]
+        auto_cli(command, args=args, **{**parser_kwargs, "prog": f"{PROG} {argv[0]}"})
         return None
     return LSTMMnistCLI(
         LSTMClassifier,
@@ -364,6 +378,19 @@ def run_cli(args: list[str] | None = None) -> LSTMMnistCLI | None:
         parser_kwargs={**parser_kwargs, "description": DESCRIPTION},
         args=args,  # None: sys.argv, without Lightning's warning about both
     )
+
+
+def gathered(args: list[str]) -> list[str]:
+    """``--ckpt_path A --ckpt_path=B`` -> ``--ckpt_path ["A", "B"]`` (for each REPEATABLE)."""
+    values: dict[str, list[str]] = {}
+    rest, remaining = [], iter(args)
+    for arg in remaining:
+        option, equals, value = arg.partition("=")
+        if option in REPEATABLE:
+            values.setdefault(option, []).append(value if equals else next(remaining, ""))
+        else:
+            rest.append(arg)
+    return rest + [item for option, v in values.items() for item in (option, json.dumps(v))]
 
 
 def cli_main(args: list[str] | None = None) -> None:

@@ -69,6 +69,15 @@ def load_digit(path: str | Path) -> torch.Tensor:
     return torch.from_numpy(digit)
 
 
+def image_digit(image: Image.Image) -> torch.Tensor:
+    """An image already open (a drawing on the demo page) -> the 28x28 digit ``load_digit`` makes.
+
+    Raises:
+        ImageError: The image has no ink; the message has no file name.
+    """
+    return torch.from_numpy(mnist_like(_ink(_shrunk(_resizable(_loaded_small(image))))))
+
+
 def mnist_like(ink: np.ndarray) -> np.ndarray:
     """Ink intensities (H, W; light ink on dark, any scale) -> a 28x28 uint8 MNIST-style digit.
 

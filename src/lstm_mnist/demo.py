@@ -1,0 +1,175 @@
+"""``lstm-mnist demo``: a page where a learner draws a digit and watches the LSTM read it.
+
+The drawing (or a photo) goes through ``predict``'s preparation (images.py) and each model's own
+preprocessing (``Reader``, the data module's ImageToSequence); the page shows the 28x28 digit the
+model sees, the answer, the reading row by row, and a slider that reveals the digit down to a
+row beside the guess there. Gradio is an optional extra: ``pip install 'lstm-mnist[demo]'``.
+"""
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from lstm_mnist.errors import LstmMnistError
+from lstm_mnist.figures import reading_figure
+from lstm_mnist.images import ImageError, image_digit, load_digit
+from lstm_mnist.reading import Reader, Reading, blank_rows
+
+ROWS = 28
+_VIEW = 10  # each of the 28x28 pixels drawn as a 10x10 block: a digit the eye can read
+
+
+def demo(
+    *,
+    ckpt_path: list[str],
+    name: list[str] | None = None,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+) -> None:
+    """Serve the page until Ctrl-C.
+
+    Args:
+        ckpt_path: Checkpoints written by ``fit`` (or ``last``); repeat ``--ckpt_path`` to read
+            with several models side by side.
+        name: A label per checkpoint, in the same order (default: run folder and file name).
+        host: The address to serve on (127.0.0.1: this computer only).
+        port: The port to serve on.
+    """
+    names = name or [None] * len(ckpt_path)
+    if len(names) != len(ckpt_path):
+        raise LstmMnistError(f"demo: {len(names)} --name for {len(ckpt_path)} --ckpt_path")
+    readers = [Reader(path, label) for path, label in zip(ckpt_path, names, strict=True)]
+    page = build_page(readers)
+    try:
+        page.launch(server_name=host, server_port=port, ssr_mode=False, footer_links=[])
+    except OSError as err:  # the port is taken, or the address is not this machine's
+        raise LstmMnistError(f"demo: cannot serve on {host}:{port} ({err}): pass --port") from None
+
+
+def read_drawing(drawing, readers: list[Reader]) -> tuple:
+    """The page's answer to a sketchpad's value (a dict whose ``composite`` is an RGBA image)."""
+    image = (drawing or {}).get("composite")
+    if image is None:
+        return _message("Draw a digit, or drop a photo.", len(readers))
+    return _answer(lambda: image_digit(image), readers)
+
+
+def read_photo(path: str | None, readers: list[Reader]) -> tuple:
+    """The page's answer to a dropped image file (any size, either polarity)."""
+    if not path:
+        return _message("Draw a digit, or drop a photo.", len(readers))
+    return _answer(lambda: _named_load(path), readers)
+
+
+def at_row(row: int, state: dict | None, readers: list[Reader]) -> tuple:
+    """The digit revealed down to ``row``, and each model's top 3 after reading it."""
+    if not state:
+        return (None, *[None] * len(readers))
+    digit, readings = torch.tensor(state["digit"], dtype=torch.uint8), state["readings"]
+    hidden = readers[0].data.transform.step_of_pixel() > _step(row, len(readings[0]))
+    revealed = digit.clone()
+    revealed[hidden] //= 5  # what is still to come, dimmed
+    guesses = [_top(probs[_step(row, len(probs))]) for probs in readings]
+    return (_view(revealed), *guesses)
+
+
+def _named_load(path: str) -> torch.Tensor:
+    try:
+        return load_digit(path)
+    except ImageError as err:  # name the file the user dropped, not Gradio's copy of it
+        raise ImageError(str(err).replace(str(path), Path(path).name)) from None
+
+
+def _answer(load, readers: list[Reader]) -> tuple:
+    try:
+        digit = load()
+    except ImageError as err:
+        return _message(f"**Cannot read this:** {err}", len(readers))
+    readings = [reader.read(digit[None])[0] for reader in readers]
+    figure = reading_figure(digit[None], [readings])
+    summary = "\n".join(_summary(reading, digit) for reading in readings)
+    state = {"digit": digit.tolist(), "readings": [r.probs.tolist() for r in readings]}
+    labels = [reading.top() for reading in readings]
+    return (_view(digit), *labels, _png(figure), summary, state, ROWS - 1)
+
+
+def _summary(reading: Reading, digit: torch.Tensor) -> str:
+    where = "row" if reading.steps_are_rows else "step"
+    blank = len(blank_rows(digit))
+    return (
+        f"- **{reading.name}** reads **{reading.answer}** (p={reading.probs[-1].max():.2f}); "
+        f"it settles on {reading.answer} at {where} {reading.settled}; {blank} blank rows"
+    )
+
+
+def _message(text: str, models: int) -> tuple:
+    return (None, *[None] * models, None, text, None, ROWS - 1)
+
+
+def _step(row: int, steps: int) -> int:
+    """The last time step read once rows 0..row are read (rows: the row itself)."""
+    return (int(row) + 1) * steps // ROWS - 1
+
+
+def _top(probs: list[float]) -> dict[str, float]:
+    ranked = np.argsort(probs)[::-1][:3]
+    return {str(c): float(probs[c]) for c in ranked}
+
+
+def _view(digit: torch.Tensor) -> np.ndarray:
+    return np.kron(digit.numpy(), np.ones((_VIEW, _VIEW), np.uint8))
+
+
+def _png(figure) -> Image.Image:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100)
+    buffer.seek(0)
+    return Image.open(buffer)
+
+
+def build_page(readers: list[Reader]):
+    """The Gradio Blocks of the page (not yet served)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no calls home
+    try:
+        import gradio as gr
+    except ImportError:
+        raise LstmMnistError("the demo needs Gradio: pip install 'lstm-mnist[demo]'") from None
+    with gr.Blocks(title="lstm-mnist: watch it read") as page:
+        gr.Markdown(
+            "# Watch the LSTM read\nDraw a digit (or drop a photo). The model reads it one row "
+            "per time step, top to bottom; the reading shows what it would answer after each row."
+        )
+        with gr.Row():
+            with gr.Column():
+                with gr.Tab("Draw"):
+                    sketch = gr.Sketchpad(type="pil", canvas_size=(280, 280), label="Draw here")
+                with gr.Tab("Photo"):
+                    photo = gr.File(label="Drop a photo", file_types=["image"], elem_id="photo")
+                seen = gr.Image(label="What the model sees (28x28)", interactive=False)
+            with gr.Column():
+                answers = [gr.Label(num_top_classes=3, label=r.name) for r in readers]
+                summary = gr.Markdown(elem_id="summary")
+        reading = gr.Image(label="The reading, row by row", interactive=False, elem_id="reading")
+        with gr.Row():
+            row = gr.Slider(0, ROWS - 1, value=ROWS - 1, step=1, label="Read down to row")
+            revealed = gr.Image(label="Read so far", interactive=False)
+            guesses = [gr.Label(num_top_classes=3, label=f"{r.name} at this row") for r in readers]
+        state = gr.State()
+        outputs = [seen, *answers, reading, summary, state, row]
+
+        def show_row(t, s):
+            return at_row(t, s, readers)
+
+        slider_view = ([row, state], [revealed, *guesses])
+        sketch.change(
+            lambda d: read_drawing(d, readers), sketch, outputs, api_name="read_drawing"
+        ).then(show_row, *slider_view)  # the slider may already be at the last row
+        photo.change(lambda p: read_photo(p, readers), photo, outputs, api_name="read_photo").then(
+            show_row, *slider_view
+        )
+        row.change(show_row, *slider_view, api_name="row")
+    return page

@@ -73,7 +73,7 @@ def at_row(row: int, state: dict | None, readers: list[Reader]) -> tuple:
     hidden = readers[0].data.transform.step_of_pixel() > _step(row, len(readings[0]))
     revealed = digit.clone()
     revealed[hidden] //= 5  # what is still to come, dimmed
-    guesses = [_top(probs[_step(row, len(probs))]) for probs in readings]
+    guesses = [Reading(torch.tensor(p)).top(3, _step(row, len(p))) for p in readings]
     return (_view(revealed), *guesses)
 
 
@@ -113,11 +113,6 @@ def _message(text: str, models: int) -> tuple:
 def _step(row: int, steps: int) -> int:
     """The last time step read once rows 0..row are read (rows: the row itself)."""
     return (int(row) + 1) * steps // ROWS - 1
-
-
-def _top(probs: list[float]) -> dict[str, float]:
-    ranked = np.argsort(probs)[::-1][:3]
-    return {str(c): float(probs[c]) for c in ranked}
 
 
 def _view(digit: torch.Tensor) -> np.ndarray:

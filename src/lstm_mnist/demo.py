@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from lstm_mnist.errors import LstmMnistError
-from lstm_mnist.figures import reading_figure
+from lstm_mnist.figures import plt, reading_figure
 from lstm_mnist.images import ImageError, image_digit, load_digit
 from lstm_mnist.reading import Reader, Reading, blank_rows
 
@@ -122,6 +122,7 @@ def _view(digit: torch.Tensor) -> np.ndarray:
 def _png(figure) -> Image.Image:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
+    plt.close(figure)  # pyplot keeps every figure it made: a server would grow with each request
     buffer.seek(0)
     return Image.open(buffer)
 

@@ -28,8 +28,9 @@ def bad_checkpoint(kind: str, good, folder):
     return path
 
 
-# Each way a checkpoint can be bad, and what the message says; the first four are what users
-# hand the script (a typo, an interrupted copy, a cut download, the wrong file).
+# Each way a checkpoint can be bad, and what the message says. Through the script: a typo and an
+# interrupted copy (each start of the script costs ~7 s of the suite's 5 minutes); every kind's
+# message is checked in-process below.
 BAD = [
     ("missing", "does not exist"),
     ("empty", "is empty"),
@@ -40,7 +41,7 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "says"), BAD[:4])
+@pytest.mark.parametrize(("kind", "says"), [BAD[0], BAD[2]])
 def test_a_bad_checkpoint_is_one_line_that_names_it(kind, says, trained_run, tmp_path):
     path = bad_checkpoint(kind, best_checkpoint(trained_run), tmp_path)
     before = sorted(tmp_path.iterdir())

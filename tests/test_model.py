@@ -26,7 +26,13 @@ def test_output_shape_and_any_sequence_length():
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("input_size", 0), ("hidden_size", 0), ("num_layers", 0), ("dropout", 1.0)],
+    [
+        ("input_size", 0),
+        ("hidden_size", 0),
+        ("num_layers", 0),
+        ("dropout", 1.0),
+        ("label_smoothing", 1.0),
+    ],
 )
 def test_bad_options_name_the_option(option, value):
     with pytest.raises(ValueError, match=f"{option}={value}"):
@@ -144,3 +150,29 @@ def test_train_accuracy_counts_every_step_of_the_epoch(tiny_data_dir, tmp_path):
     with torch.no_grad():
         expected = (model(data.to_sequences(images)).argmax(-1) == labels).float().mean()
     assert trainer.callback_metrics["train/acc"] == pytest.approx(expected.item(), abs=1e-6)
+
+
+def test_the_mean_readout_reads_every_step_and_its_running_guess_ends_at_the_answer():
+    torch.manual_seed(0)
+    model = LSTMClassifier(readout="mean").eval()
+    sequences = torch.rand(4, 28, 28)
+    outputs, _ = model.lstm(sequences)
+    expected = model.head(outputs.mean(dim=1))
+    assert torch.allclose(model(sequences), expected, atol=1e-6)
+    running = model.running_probabilities(sequences)
+    assert torch.allclose(running[:, -1], expected.softmax(-1), atol=1e-6)
+    assert torch.allclose(running[:, 0], model.head(outputs[:, 0]).softmax(-1), atol=1e-6)
+    # the parameters are the same as the last-step readout's: the budget is unchanged
+    assert sum(p.numel() for p in model.parameters()) == 25_162
+
+
+def test_label_smoothing_softens_the_training_loss_only():
+    torch.manual_seed(0)
+    smooth = LSTMClassifier(label_smoothing=0.1)
+    batch = (torch.rand(8, 28, 28), torch.arange(8) % 10)
+    logits, labels, loss = smooth._logits_and_loss(batch, smooth.hparams.label_smoothing)
+    plain = torch.nn.functional.cross_entropy(logits, labels)
+    smoothed = torch.nn.functional.cross_entropy(logits, labels, label_smoothing=0.1)
+    assert torch.isclose(loss, smoothed)
+    assert not torch.isclose(loss, plain)
+    assert torch.isclose(smooth._logits_and_loss(batch)[2], plain)  # what val/test log

@@ -69,7 +69,7 @@ def probabilities(model, data, images: torch.Tensor) -> torch.Tensor:
 
 # What makes one run differ from another; the rest (data_dir, predict_files, LightningCLI's
 # _instantiator, on_device...) says where and how it ran, and would only widen the table.
-MODEL_COLUMNS = ("hidden_size", "num_layers", "dropout", "init")
+MODEL_COLUMNS = ("hidden_size", "num_layers", "dropout", "init", "readout", "label_smoothing")
 DATA_COLUMNS = (
     "dataset", "scan", "pad_width", "normalization", "batch_size", "max_shift", "max_rotation"
 )  # fmt: skip

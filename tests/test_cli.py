@@ -45,6 +45,14 @@ def test_padded_config_links_42_features(tiny_data_dir, tmp_path, monkeypatch):
     assert cli.model.lstm.input_size == 42
 
 
+def test_pixel_sequences_link_784_steps(tiny_data_dir, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), "--data.scan", "pixels"]
+    cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)
+    assert (cli.model.hparams.seq_len, cli.model.lstm.input_size) == (784, 1)
+    assert cli.model.example_input_array.shape == (1, 784, 1)
+
+
 def test_padded_is_default_with_one_setting_changed(capsys):
     def resolved(config):
         with pytest.raises(SystemExit):

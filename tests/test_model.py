@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -176,3 +178,18 @@ def test_label_smoothing_softens_the_training_loss_only():
     assert torch.isclose(loss, smoothed)
     assert not torch.isclose(loss, plain)
     assert torch.isclose(smooth._logits_and_loss(batch)[2], plain)  # what val/test log
+
+
+def test_chrono_init_spreads_the_forget_biases_over_the_sequence():
+    torch.manual_seed(0)
+    lstm = LSTMClassifier(input_size=1, hidden_size=64, num_layers=2, init="chrono", seq_len=784)
+    hidden = 64
+    for layer in range(2):
+        bias = getattr(lstm.lstm, f"bias_ih_l{layer}")
+        forget = bias[hidden : 2 * hidden]
+        assert forget.min() >= 0
+        assert forget.max() <= math.log(783)
+        assert forget.max() > math.log(100)  # some units remember for hundreds of steps
+        assert torch.equal(bias[:hidden], -forget)
+        assert not getattr(lstm.lstm, f"bias_hh_l{layer}").any()
+    assert lstm.example_input_array.shape == (1, 784, 1)

@@ -21,7 +21,7 @@ from lstm_mnist.runs import LOGS, last_checkpoints
 # val_size and split_seed are here so that `validate` scores the images the fit held out.
 INPUT_SETTINGS = ("dataset", "normalization", "pad_width", "scan", "permutation_seed")
 DATA_SETTINGS = (*INPUT_SETTINGS, "val_size", "split_seed")
-LINKED = ("input_size", "num_classes")  # the model's, linked from the data module
+LINKED = ("input_size", "num_classes", "seq_len")  # the model's, linked from the data module
 
 
 class CheckpointError(LstmMnistError):
@@ -106,7 +106,7 @@ def load_run(ckpt_path: str, data_dir: str | None = None) -> tuple[LSTMClassifie
         saved["data_dir"] = data_dir
     data = MNISTDataModule(**saved)
     model_args = constructor_args(LSTMClassifier, checkpoint["hyper_parameters"])
-    model = LSTMClassifier(**{**model_args, "input_size": data.input_size})
+    model = LSTMClassifier(**{**model_args, "input_size": data.input_size, "seq_len": data.seq_len})
     try:
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:

@@ -77,6 +77,7 @@ class LSTMMnistCLI(LightningCLI):
         # Derived values come from the data module, so a config never states them twice.
         parser.link_arguments("data.input_size", "model.input_size", apply_on="instantiate")
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
+        parser.link_arguments("data.seq_len", "model.seq_len", apply_on="instantiate")
         # Two checkpoints: the best epoch by val/acc, and last.ckpt after every epoch for resuming.
         # (Since Lightning 2.6 `save_last` writes last.ckpt only when a best checkpoint is saved.)
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")

@@ -178,7 +178,7 @@ class MNISTDataModule(L.LightningDataModule):
 
     @property
     def seq_len(self) -> int:
-        """Time steps per image."""
+        """Time steps per image (28 for rows, 784 for pixels); linked to the model's seq_len."""
         return sequence_shape(self.scan, self.pad_width)[0]
 
     @property

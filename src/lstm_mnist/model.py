@@ -26,9 +26,10 @@ class LSTMClassifier(L.LightningModule):
         num_layers: int = 3,
         dropout: float = 0.0,
         num_classes: int = 10,
-        init: Literal["pytorch", "keras"] = "pytorch",
+        init: Literal["pytorch", "keras", "chrono"] = "pytorch",
         readout: Literal["last", "mean"] = "last",
         label_smoothing: float = 0.0,
+        seq_len: int = 28,
     ) -> None:
         """Build the LSTM stack and its head; the CLI shows each setting in --help.
 
@@ -41,11 +42,17 @@ class LSTMClassifier(L.LightningModule):
             num_classes: Output classes; linked to the data module.
             init: ``pytorch`` (uniform +-1/sqrt(hidden) everywhere) or ``keras``, the seed's:
                 Glorot-uniform input and output weights, orthogonal recurrent weights, zero
-                biases but 1 for the forget gate (so early on the cell remembers by default).
+                biases but 1 for the forget gate (so early on the cell remembers by default);
+                or ``chrono``: Keras' weights with chrono gate biases (Tallec & Ollivier, 2018),
+                forget bias log(U(1, seq_len - 1)) and input bias its negative, so that units
+                remember over spans up to the whole sequence (for 784-step pixel sequences).
             readout: What the head reads: ``last``, the last step's hidden state (the seed), or
                 ``mean``, the mean over all steps (every row then gets a direct gradient).
             label_smoothing: Training targets put this much probability evenly on all classes
                 (0 = one-hot, the seed); validation and test losses stay plain cross-entropy.
+            seq_len: Time steps per sequence; under the CLI it is linked to the data module's
+                ``seq_len`` (28 for rows, 784 for pixels). Sets the chrono init's range and the
+                TensorBoard graph's example input.
         """
         super().__init__()
         for name, value in (
@@ -53,6 +60,7 @@ class LSTMClassifier(L.LightningModule):
             ("hidden_size", hidden_size),
             ("num_layers", num_layers),
             ("num_classes", num_classes),
+            ("seq_len", seq_len),
         ):
             require(value >= 1, "model", name, value, "must be at least 1")
         require(0.0 <= dropout < 1.0, "model", "dropout", dropout, "must be in [0, 1)")
@@ -66,8 +74,10 @@ class LSTMClassifier(L.LightningModule):
         self.save_hyperparameters()
         self.lstm = nn.LSTM(input_size, hidden_size, num_layers, batch_first=True, dropout=dropout)
         self.head = nn.Linear(hidden_size, num_classes)
-        if init == "keras":
+        if init in ("keras", "chrono"):
             keras_init(self.lstm, self.head)
+        if init == "chrono":
+            chrono_init(self.lstm, seq_len)
         # Accuracy as Keras reports it: the fraction of digits right ("micro"). torchmetrics'
         # default, "macro", averages the per-class recalls instead.
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
@@ -77,7 +87,7 @@ class LSTMClassifier(L.LightningModule):
         self._train_logits: list[torch.Tensor] = []
         self._train_labels: list[torch.Tensor] = []
         self._train_losses: list[torch.Tensor] = []
-        self.example_input_array = torch.zeros(1, 28, input_size)  # for the TensorBoard graph
+        self.example_input_array = torch.zeros(1, seq_len, input_size)  # the TensorBoard graph
 
     def forward(self, sequences: torch.Tensor) -> torch.Tensor:
         """Class logits (batch, classes) for float sequences (batch, steps, features)."""
@@ -202,3 +212,19 @@ def keras_init(lstm: nn.LSTM, head: nn.Linear) -> None:
                     param[hidden : 2 * hidden] = 1.0
         nn.init.xavier_uniform_(head.weight)
         head.bias.zero_()
+
+
+def chrono_init(lstm: nn.LSTM, seq_len: int) -> None:
+    """Chrono initialisation (Tallec & Ollivier, "Can recurrent neural networks warp time?", 2018).
+
+    A forget bias b_f = log(u), u ~ U(1, seq_len - 1), makes a unit's memory last about u steps
+    at the start; the input bias -b_f keeps what enters small in proportion. With Keras' fixed
+    forget bias of 1 every unit forgets within a few steps, too soon for 784 pixels.
+    """
+    hidden = lstm.hidden_size
+    with torch.no_grad():
+        for name, param in lstm.named_parameters():
+            if name.startswith("bias_ih"):  # bias_hh stays 0: the two are added
+                forget = torch.log(torch.empty(hidden).uniform_(1, max(2, seq_len - 1)))
+                param[:hidden] = -forget
+                param[hidden : 2 * hidden] = forget

@@ -35,6 +35,8 @@ def test_a_grid_writes_its_csv_and_markdown_table(tiny_data_dir, tmp_path, monke
     assert "| 98.56% |" in table
     assert "| pad_width 14 |" in table
     assert "| - |" in table
+    assert f"Ran on: {rows[0]['machine']} ({rows[0]['date']})." in table
+    assert "-core " in rows[0]["machine"]
     # render_only rewrites the same table from the CSV, without running anything
     (tmp_path / "reproduction.md").unlink()
     experiments.run_grid("reproduction", out_dir=str(tmp_path), render_only=True)
@@ -61,6 +63,8 @@ def test_every_grid_cell_is_a_valid_command_line(grid, name, args, tmp_path, mon
     monkeypatch.chdir(PROJECT_ROOT)
     data_dir = write_tiny_mnist(write_tiny_mnist(tmp_path), "FashionMNIST")
     full = [*args, "--data.data_dir", str(data_dir), "--data.download", "false"]
+    if experiments.GPU in args:  # a GPU grid's cell, checked here on the CPU
+        full += ["--trainer.accelerator", "cpu"]
     cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=full, run=False)
     if grid in ("best", "levers", "fashion") and "seed" not in name:
         assert sum(p.numel() for p in cli.model.parameters()) <= 26_570  # the seed's padded model

@@ -5,6 +5,7 @@ import pytest
 from lstm_mnist import experiments
 from lstm_mnist.cli import LSTMMnistCLI
 from lstm_mnist.data import MNISTDataModule
+from lstm_mnist.errors import OptionError
 from lstm_mnist.model import LSTMClassifier
 from tests.helpers import PROJECT_ROOT, write_tiny_mnist
 
@@ -81,3 +82,19 @@ def test_workers_run_cells_in_their_own_processes_and_folders(tiny_data_dir, tmp
     assert [(r["seed"], r["threads"]) for r in rows] == [("0", "1"), ("1", "1")]
     runs = tmp_path / "lightning_logs" / "padding"
     assert sorted(path.name for path in runs.iterdir()) == ["pad_0_seed0", "pad_0_seed1"]
+
+
+def test_settings_reruns_part_of_a_grid_and_keeps_the_other_rows(
+    tiny_data_dir, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    tiny = ["--config", experiments.DEFAULT, "--data.val_size", "50", "--trainer.max_epochs", "1"]
+    grid = [("a", tiny), ("b", [*tiny, "--data.pad_width", "14"])]
+    monkeypatch.setitem(experiments.GRIDS, "padding", grid)
+    run = {"seeds": [0], "data_dir": str(tiny_data_dir), "out_dir": str(tmp_path)}
+    experiments.run_grid("padding", settings=["b"], **run)
+    experiments.run_grid("padding", settings=["a"], **run)
+    rows = list(csv.DictReader((tmp_path / "padding.csv").open()))
+    assert [(r["setting"], r["parameters"]) for r in rows] == [("a", "25162"), ("b", "26954")]
+    with pytest.raises(OptionError, match="grid padding has no setting 'c'; its settings"):
+        experiments.run_grid("padding", settings=["c"], **run)

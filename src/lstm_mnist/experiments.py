@@ -26,6 +26,7 @@ import torch
 from jsonargparse import auto_cli
 
 from lstm_mnist.cli import run_cli
+from lstm_mnist.errors import OptionError
 
 # The runner hands the CLI its arguments while having command-line arguments of its own.
 warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
@@ -65,6 +66,7 @@ SEED_OPTIMIZER = [
 NO_AUGMENTATION = ["--data.max_shift", "0", "--data.max_rotation", "0"]
 SEED_SHAPE = ["--model.hidden_size", "32", "--model.num_layers", "3"]
 EPOCHS_20 = ["--trainer.max_epochs", "20", "--lr_scheduler.T_max", "20"]
+EPOCHS_80 = ["--trainer.max_epochs", "80", "--lr_scheduler.T_max", "80"]
 
 GRIDS: dict[str, list[tuple[str, list[str]]]] = {
     "reproduction": [("default", ["--config", DEFAULT]), ("padded", ["--config", PADDED])],
@@ -118,6 +120,11 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
             "best + both",
             ["--config", BEST, "--model.readout", "mean", "--model.label_smoothing", "0.1"],
         ),
+        ("best, 80 epochs", ["--config", BEST, *EPOCHS_80]),
+        (
+            "best, 80 epochs, shift 3 and rotation 15",
+            ["--config", BEST, *EPOCHS_80, "--data.max_shift", "3", "--data.max_rotation", "15"],
+        ),
     ],
 }
 RESCORED_NOTE = (
@@ -146,6 +153,7 @@ def run_grid(
     workers: int = 1,
     render_only: bool = False,
     rescore: bool = False,
+    settings: list[str] | None = None,
 ) -> None:
     """Run every setting of a grid with every seed, then write the CSV and the Markdown table.
 
@@ -165,6 +173,8 @@ def run_grid(
         render_only: Run nothing: rewrite ``<grid>.md`` from the runs in ``<grid>.csv``.
         rescore: Train nothing: test and validate each run's best checkpoint again with the
             current code (after a fix to a metric), then rewrite ``<grid>.csv`` and ``.md``.
+        settings: Run only these settings of the grid (names as its table prints them); the
+            rows of its other settings already in ``<grid>.csv`` are kept.
     """
     out = Path(out_dir)
     if render_only or rescore:
@@ -175,9 +185,14 @@ def run_grid(
         (out / f"{grid}.md").write_text(markdown_table(grid, rows))
         return
     threads = max(1, torch.get_num_threads() // workers)
+    names = [name for name, _ in GRIDS[grid]]
+    unknown = sorted(set(settings or []) - set(names))
+    if unknown:
+        raise OptionError(f"grid {grid} has no setting {unknown[0]!r}; its settings: {names}")
     cells = [
         (name, args, seed)
         for name, args in GRIDS[grid]
+        if settings is None or name in settings
         for seed in (seeds if seeds is not None else [0, 1, 2])
     ]
     jobs = [(grid, name, args, seed, data_dir, out, threads) for name, args, seed in cells]
@@ -191,6 +206,10 @@ def run_grid(
     for (name, _, seed), result in zip(cells, results, strict=True):
         rows.append({"setting": name, "seed": seed, **result})
         print(f"{grid}: {name}, seed {seed}: test acc {rows[-1]['test_acc']:.4f}", flush=True)
+    if settings is not None and (out / f"{grid}.csv").is_file():
+        kept = [row for row in _read_csv(out / f"{grid}.csv") if row["setting"] not in settings]
+        order = {name: index for index, name in enumerate(names)}
+        rows = sorted(kept + rows, key=lambda row: order.get(row["setting"], len(names)))
     _write_csv(rows, out / f"{grid}.csv")
     (out / f"{grid}.md").write_text(markdown_table(grid, rows))
     print(f"wrote {out / f'{grid}.csv'} and {out / f'{grid}.md'}")
@@ -341,7 +360,9 @@ def _read_csv(path: Path) -> list[dict]:
 def _write_csv(rows: list[dict], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="") as file:
-        writer = csv.DictWriter(file, fieldnames=list(rows[0]))
+        # rows from older runs may lack newer columns (machine, date)
+        fields = list(dict.fromkeys(key for row in rows for key in row))
+        writer = csv.DictWriter(file, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
 

@@ -94,6 +94,8 @@ def test_the_installed_script_serves_the_page(served_demo, tmp_path):
     gradio_client = pytest.importorskip("gradio_client")
     draw_seven().save(tmp_path / "seven.png")
     client = gradio_client.Client(served_demo, verbose=False)
+    api = client.view_api(print_info=False, return_format="dict")
+    assert sorted(api["named_endpoints"]) == ["/read_drawing", "/read_photo", "/row"]
     started = time.perf_counter()
     result = client.predict(gradio_client.handle_file(str(tmp_path / "seven.png")),
                             api_name="/read_photo")  # fmt: skip

@@ -160,12 +160,14 @@ def build_page(readers: list[Reader]):
         def show_row(t, s):
             return at_row(t, s, readers)
 
+        # The API has three endpoints: read_drawing, read_photo and row; the refresh of the
+        # slider's view after a read is the page's own (the slider may already be at row 27).
         slider_view = ([row, state], [revealed, *guesses])
         sketch.change(
             lambda d: read_drawing(d, readers), sketch, outputs, api_name="read_drawing"
-        ).then(show_row, *slider_view)  # the slider may already be at the last row
+        ).then(show_row, *slider_view, api_visibility="private")
         photo.change(lambda p: read_photo(p, readers), photo, outputs, api_name="read_photo").then(
-            show_row, *slider_view
+            show_row, *slider_view, api_visibility="private"
         )
         row.change(show_row, *slider_view, api_name="row")
     return page

@@ -83,6 +83,10 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
     "fashion": [
         ("seed model", ["--config", DEFAULT, "--data.dataset", "fashion_mnist"]),
         ("best recipe", ["--config", BEST, "--data.dataset", "fashion_mnist"]),
+        (
+            "best recipe + label smoothing 0.1",
+            ["--config", BEST, "--data.dataset", "fashion_mnist", "--model.label_smoothing", "0.1"],
+        ),
     ],
     # The 784-step scans again, trained with the best recipe (cosine over the 3 short epochs);
     # then with configs/pixels.yaml, on a CPU-sized subset (PIXELS_CPU) and in full on a GPU.

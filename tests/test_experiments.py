@@ -98,3 +98,12 @@ def test_settings_reruns_part_of_a_grid_and_keeps_the_other_rows(
     assert [(r["setting"], r["parameters"]) for r in rows] == [("a", "25162"), ("b", "26954")]
     with pytest.raises(OptionError, match="grid padding has no setting 'c'; its settings"):
         experiments.run_grid("padding", settings=["c"], **run)
+
+
+def test_the_table_names_where_its_runs_ran_even_when_older_rows_do_not_say():
+    row = {"seed": 0, "test_acc": 0.99, "parameters": 1, "epochs": 1, "seconds": 1, "overrides": ""}
+    old = {**row, "setting": "old", "machine": "", "date": ""}  # a CSV from before the column
+    new = {**row, "setting": "new, more", "machine": "M", "date": "2026-12-02"}
+    assert experiments.markdown_table("g", [new]).endswith("\nRan on: M (2026-12-02).\n")
+    table = experiments.markdown_table("g", [old, new])
+    assert table.endswith("\nRan on: M (2026-12-02): `new, more`.\n")

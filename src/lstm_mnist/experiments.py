@@ -344,10 +344,22 @@ def markdown_table(grid: str, rows: list[dict]) -> str:
         )
     if any(row.get("scored", "at fit") != "at fit" for row in rows):
         lines.append(RESCORED_NOTE)
-    ran = sorted({f"{row['machine']} ({row['date']})" for row in rows if row.get("machine")})
-    if ran:
-        lines.append("\nRan on: " + "; ".join(ran) + ".")
+    lines += _machines(rows)
     return "\n".join(lines) + "\n"
+
+
+def _machines(rows: list[dict]) -> list[str]:
+    """Where the runs ran, naming the settings when not every row ran there (older rows lack it)."""
+    ran: dict[str, list[str]] = {}
+    for row in rows:
+        if row.get("machine"):
+            ran.setdefault(f"{row['machine']} ({row['date']})", []).append(row["setting"])
+    if not ran:
+        return []
+    if len(ran) == 1 and all(row.get("machine") for row in rows):
+        return [f"\nRan on: {next(iter(ran))}."]
+    names = {where: ", ".join(f"`{n}`" for n in dict.fromkeys(s)) for where, s in ran.items()}
+    return [f"\nRan on: {where}: {settings}." for where, settings in names.items()]
 
 
 def _read_csv(path: Path) -> list[dict]:

@@ -8,6 +8,7 @@ import csv
 import numpy as np
 from PIL import Image
 
+from lstm_mnist.cli import cli_main
 from tests.helpers import QUIET, best_checkpoint, draw_seven, lstm_mnist
 
 
@@ -63,10 +64,11 @@ def test_predict_on_the_test_set_exits_0_and_writes_no_run(trained_run, tiny_dat
     assert list(tmp_path.iterdir()) == []  # no run folder, no config.yaml
 
 
-def test_one_file_needs_no_list(trained_run, tmp_path):
+def test_one_file_needs_no_list(trained_run, tmp_path, monkeypatch, capsys):
+    # In-process (the script's door is tested above; each start of it costs ~7 s of the suite).
+    monkeypatch.chdir(tmp_path)
     draw_seven().save(tmp_path / "seven.png")
-    args = ["predict", "--ckpt_path", best_checkpoint(trained_run), *QUIET]
-    result = lstm_mnist(*args, "--data.predict_files", "seven.png", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("seven.png: "), result.stderr
+    args = ["predict", "--ckpt_path", str(best_checkpoint(trained_run)), *QUIET]
+    cli_main([*args, "--data.predict_files", "seven.png"])
+    assert capsys.readouterr().out.startswith("seven.png: ")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["seven.png"]

@@ -9,8 +9,7 @@ import torch
 from lstm_mnist.checkpoint import load_run
 from lstm_mnist.errors import require
 from lstm_mnist.figures import reading_figure
-from lstm_mnist.reading import Reading
-from lstm_mnist.report import sequences
+from lstm_mnist.reading import read_digits
 
 
 @torch.inference_mode()
@@ -37,12 +36,10 @@ def explain(
     valid = chosen.numel() > 0 and chosen.min() >= 0 and chosen.max() < len(data.test_set)
     require(valid, "explain", "index", chosen.tolist(), f"must be in [0, {len(data.test_set) - 1}]")
     images, labels = data.test_set.images[chosen], data.test_set.labels[chosen]
-    steps_are_rows = data.scan == "rows"
-    running = model.running_probabilities(sequences(model, data, images))
-    readings = [Reading(probs, steps_are_rows) for probs in running]
+    readings = read_digits(model, data, images)
     for i, label, reading in zip(chosen.tolist(), labels.tolist(), readings, strict=True):
         answer = f"answers {reading.answer} with p={reading.probs[-1].max():.2f}"
-        where = "row" if steps_are_rows else "step"
+        where = "row" if reading.steps_are_rows else "step"
         print(f"test[{i}] (label {label}): {answer}, unchanged from {where} {reading.settled} on")
     figure = reading_figure(images, [[reading] for reading in readings], labels.tolist())
     figure.savefig(out, dpi=110, bbox_inches="tight")

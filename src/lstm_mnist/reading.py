@@ -63,12 +63,16 @@ class Reader:
         self.model, self.data = load_run(ckpt_path)
         self.name = name or checkpoint_name(ckpt_path)
 
-    @torch.inference_mode()
     def read(self, digits: torch.Tensor) -> list[Reading]:
         """uint8 digits (N, 28, 28) -> one Reading each."""
-        running = self.model.running_probabilities(self.data.to_sequences(digits))
-        rows = self.data.scan == "rows"
-        return [Reading(probs, rows, self.name) for probs in running.cpu()]
+        return read_digits(self.model, self.data, digits, self.name)
+
+
+@torch.inference_mode()
+def read_digits(model, data, digits: torch.Tensor, name: str = "") -> list[Reading]:
+    """uint8 digits (N, 28, 28) -> one Reading each, through the data module's own sequences."""
+    running = model.running_probabilities(data.to_sequences(digits.to(model.device)))
+    return [Reading(probs, data.scan == "rows", name) for probs in running.cpu()]
 
 
 def checkpoint_name(ckpt_path: str) -> str:

@@ -10,7 +10,7 @@ from torch.utils.tensorboard.summary import hparams
 from typing_extensions import override
 
 from lstm_mnist.figures import confusion_matrix_figure, misclassified_figure, reading_figure
-from lstm_mnist.reading import Reading
+from lstm_mnist.reading import read_digits
 
 
 class TestReport(Callback):
@@ -46,8 +46,7 @@ class TestReport(Callback):
         preds = probs.argmax(dim=-1)
         matrix = torch.bincount(labels * 10 + preds, minlength=100).reshape(10, 10)
         chosen = torch.tensor(self.reading_digits, dtype=torch.long)
-        running = pl_module.running_probabilities(sequences(pl_module, data, images[chosen]))
-        readings = [[Reading(p, data.scan == "rows")] for p in running.cpu()]
+        readings = [[reading] for reading in read_digits(pl_module, data, images[chosen])]
         step, writer = trainer.global_step, logger.experiment
         writer.add_figure("test/confusion_matrix", confusion_matrix_figure(matrix), step)
         wrong = misclassified_figure(images, labels, probs, self.misclassified)

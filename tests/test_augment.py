@@ -45,6 +45,17 @@ def test_rotation_turns_the_image():
     assert turned[:, :11].sum() > 0 or turned[:, 17:].sum() > 0
 
 
+def test_flip_mirrors_about_half_of_the_images_and_nothing_else():
+    torch.manual_seed(0)
+    images = torch.zeros(200, 28, 28, dtype=torch.uint8)
+    images[:, 5:20, 2:9] = 255  # a bar on the left
+    out = random_affine(images, max_shift=0.0, max_rotation=0.0, flip=True)
+    mirrored = out[:, :, 14:].sum((1, 2)) > out[:, :, :14].sum((1, 2))
+    assert 70 < mirrored.sum() < 130
+    torch.testing.assert_close(out[mirrored], images[mirrored].flip(-1).float(), atol=0.5, rtol=0)
+    torch.testing.assert_close(out[~mirrored], images[~mirrored].float(), atol=0.5, rtol=0)
+
+
 def loader_batch(dm: MNISTDataModule, stage: str) -> torch.Tensor:
     loader = getattr(dm, f"{stage}_dataloader")()
     images, labels = next(iter(loader))
@@ -56,8 +67,11 @@ class FakeTrainer:
         self.training, self.world_size = training, 1
 
 
-def test_only_training_batches_are_augmented(tiny_data_dir):
-    dm = MNISTDataModule(str(tiny_data_dir), val_size=50, max_shift=3.0, max_rotation=15.0)
+@pytest.mark.parametrize(
+    "augmentation", [{"max_shift": 3.0, "max_rotation": 15.0}, {"horizontal_flip": True}]
+)
+def test_only_training_batches_are_augmented(tiny_data_dir, augmentation):
+    dm = MNISTDataModule(str(tiny_data_dir), val_size=50, **augmentation)
     dm.setup("fit")
     plain = MNISTDataModule(str(tiny_data_dir), val_size=50)
     plain.setup("fit")

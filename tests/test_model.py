@@ -193,3 +193,25 @@ def test_chrono_init_spreads_the_forget_biases_over_the_sequence():
         assert torch.equal(bias[:hidden], -forget)
         assert not getattr(lstm.lstm, f"bias_hh_l{layer}").any()
     assert lstm.example_input_array.shape == (1, 784, 1)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_the_running_guess_is_the_answer_to_each_prefix(bidirectional):
+    torch.manual_seed(0)
+    model = LSTMClassifier(bidirectional=bidirectional, hidden_size=24, num_layers=2).eval()
+    sequences = torch.rand(3, 28, 28)
+    running = model.running_probabilities(sequences)
+    for t in (1, 9, 28):
+        prefix = model(sequences[:, :t]).softmax(-1)
+        assert torch.allclose(running[:, t - 1], prefix, atol=1e-6)
+
+
+def test_bidirectional_head_reads_both_directions_whole_reading():
+    torch.manual_seed(0)
+    model = LSTMClassifier(bidirectional=True, hidden_size=24, num_layers=2, init="keras").eval()
+    assert count_parameters(model) == 25_066  # within the seed's budget of 26,570
+    sequences = torch.rand(3, 28, 28)
+    outputs, (hidden, _) = model.lstm(sequences)
+    # the last layer's final states: forward after the last row, backward after the first
+    assert torch.allclose(model(sequences), model.head(torch.cat([hidden[-2], hidden[-1]], 1)))
+    assert model.lstm.bias_ih_l1_reverse[24:48].eq(1).all()  # Keras' forget bias, both ways

@@ -118,6 +118,7 @@ class MNISTDataModule(L.LightningDataModule):
         permutation_seed: int = 0,
         max_shift: float = 0.0,
         max_rotation: float = 0.0,
+        horizontal_flip: bool = False,
         predict_files: list[str] | str | None = None,
         on_device: bool = True,
     ) -> None:
@@ -143,6 +144,8 @@ class MNISTDataModule(L.LightningDataModule):
                 pixels in x and y, a new random draw every epoch (0 = off, like the seed).
             max_rotation: Training augmentation: turn each training image by up to this many
                 degrees (0 = off). Validation, test and predict images are never altered.
+            horizontal_flip: Training augmentation: mirror a random half of the training images
+                left to right, for Fashion-MNIST (a mirrored shoe is a shoe); not for digits.
             predict_files: Image files, folders or glob patterns (PNG, JPEG, BMP, GIF, TIFF,
                 WebP), or just one, that ``predict`` classifies, each prepared the way MNIST
                 digits were made; when empty, ``predict`` runs on the test set.
@@ -162,6 +165,7 @@ class MNISTDataModule(L.LightningDataModule):
         self.val_size, self.split_seed = val_size, split_seed
         self.normalization, self.pad_width, self.scan = normalization, pad_width, scan
         self.max_shift, self.max_rotation = max_shift, max_rotation
+        self.horizontal_flip = horizontal_flip
         self.transform = ImageToSequence(
             scan, pad_width, normalization, PIXEL_STATS[dataset], permutation_seed
         )
@@ -277,11 +281,11 @@ class MNISTDataModule(L.LightningDataModule):
     def to_sequences(self, images: torch.Tensor, augment: bool = False) -> torch.Tensor:
         """Turn uint8 images (N, 28, 28), on any device, into the model's input sequences.
 
-        Through ``self.transform``; randomly shifted and turned first if ``augment`` (training) and
-        augmentation is on.
+        Through ``self.transform``; randomly shifted, turned and mirrored first if ``augment``
+        (training) and augmentation is on.
         """
-        if augment and (self.max_shift > 0 or self.max_rotation > 0):
-            images = random_affine(images, self.max_shift, self.max_rotation)
+        if augment and (self.max_shift > 0 or self.max_rotation > 0 or self.horizontal_flip):
+            images = random_affine(images, self.max_shift, self.max_rotation, self.horizontal_flip)
         return self.transform.to(images.device)(images)  # a no-op once it is there
 
     def _loader(self, dataset: TensorBatches | None, shuffle: bool = False) -> DataLoader:

@@ -29,6 +29,7 @@ class LSTMClassifier(L.LightningModule):
         init: Literal["pytorch", "keras", "chrono"] = "pytorch",
         readout: Literal["last", "mean"] = "last",
         label_smoothing: float = 0.0,
+        bidirectional: bool = False,
         seq_len: int = 28,
     ) -> None:
         """Build the LSTM stack and its head; the CLI shows each setting in --help.
@@ -50,6 +51,8 @@ class LSTMClassifier(L.LightningModule):
                 ``mean``, the mean over all steps (every row then gets a direct gradient).
             label_smoothing: Training targets put this much probability evenly on all classes
                 (0 = one-hot, the seed); validation and test losses stay plain cross-entropy.
+            bidirectional: Each layer also reads the sequence backwards (bottom row first) and
+                the head reads both directions' summaries; twice the parameters per unit.
             seq_len: Time steps per sequence; under the CLI it is linked to the data module's
                 ``seq_len`` (28 for rows, 784 for pixels). Sets the chrono init's range and the
                 TensorBoard graph's example input.
@@ -72,8 +75,15 @@ class LSTMClassifier(L.LightningModule):
             "must be in [0, 1)",
         )
         self.save_hyperparameters()
-        self.lstm = nn.LSTM(input_size, hidden_size, num_layers, batch_first=True, dropout=dropout)
-        self.head = nn.Linear(hidden_size, num_classes)
+        self.lstm = nn.LSTM(
+            input_size,
+            hidden_size,
+            num_layers,
+            batch_first=True,
+            dropout=dropout,
+            bidirectional=bidirectional,
+        )
+        self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
         if init in ("keras", "chrono"):
             keras_init(self.lstm, self.head)
         if init == "chrono":
@@ -94,14 +104,22 @@ class LSTMClassifier(L.LightningModule):
         outputs, _ = self.lstm(sequences)
         if self.hparams.readout == "mean":
             return self.head(outputs.mean(dim=1))
+        if self.hparams.bidirectional:
+            # The backward direction has read the whole sequence when it reaches step 0.
+            hidden = self.hparams.hidden_size
+            return self.head(torch.cat([outputs[:, -1, :hidden], outputs[:, 0, hidden:]], dim=1))
         return self.head(outputs[:, -1])
 
     def running_probabilities(self, sequences: torch.Tensor) -> torch.Tensor:
         """Class probabilities after each time step (batch, steps, classes).
 
         The answer the model would give had the sequence ended there, i.e. its running guess while
-        reading: with the ``mean`` readout, the head reads the mean of the steps so far.
+        reading: with the ``mean`` readout, the head reads the mean of the steps so far. A
+        bidirectional model reads each prefix anew (its backward direction starts at the end).
         """
+        if self.hparams.bidirectional:
+            steps = range(1, sequences.shape[1] + 1)
+            return torch.stack([self(sequences[:, :t]).softmax(dim=-1) for t in steps], dim=1)
         outputs, _ = self.lstm(sequences)
         if self.hparams.readout == "mean":
             steps = torch.arange(1, outputs.shape[1] + 1, device=outputs.device)

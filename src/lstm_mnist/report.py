@@ -68,9 +68,12 @@ def probabilities(model, data, images: torch.Tensor) -> torch.Tensor:
 
 # What makes one run differ from another; the rest (data_dir, predict_files, LightningCLI's
 # _instantiator, on_device...) says where and how it ran, and would only widen the table.
-MODEL_COLUMNS = ("hidden_size", "num_layers", "dropout", "init", "readout", "label_smoothing")
+MODEL_COLUMNS = (
+    "hidden_size", "num_layers", "bidirectional", "dropout", "init", "readout", "label_smoothing"
+)  # fmt: skip
 DATA_COLUMNS = (
-    "dataset", "scan", "pad_width", "normalization", "batch_size", "max_shift", "max_rotation"
+    "dataset", "scan", "pad_width", "normalization", "batch_size", "max_shift", "max_rotation",
+    "horizontal_flip",
 )  # fmt: skip
 
 

@@ -15,6 +15,22 @@ def test_a_yaml_mistake_names_its_file_line_and_column(tmp_path):
     check_config_files(["fit", "--config", str(tmp_path / "missing.yaml")])  # jsonargparse's
 
 
+def test_a_block_beside_config_is_refused_and_dotted_keys_pass(tmp_path):
+    (tmp_path / "base.yaml").write_text("model:\n  hidden_size: 40\n  num_layers: 2\n")
+    (tmp_path / "block.yaml").write_text("config: base.yaml\nmodel:\n  init: chrono\n")
+    with pytest.raises(OptionError, match=r"block.yaml: the block 'model:' .*'model.init: \.\.\.'"):
+        check_config_files(["fit", "--config", str(tmp_path / "block.yaml")])
+    (tmp_path / "dotted.yaml").write_text("config: base.yaml\nmodel.init: chrono\n")
+    check_config_files(["fit", "--config", str(tmp_path / "dotted.yaml")])
+
+
+def test_an_included_file_is_checked_too(tmp_path):
+    (tmp_path / "bad.yaml").write_text("trainer:\n  max_epochs: [1\n")
+    (tmp_path / "top.yaml").write_text("config: bad.yaml\nmodel.init: chrono\n")
+    with pytest.raises(OptionError, match=r"bad.yaml at line 3"):
+        check_config_files(["fit", "--config", str(tmp_path / "top.yaml")])
+
+
 def test_a_long_message_becomes_its_first_and_most_specific_lines():
     message = """Parser key "optimizer":
   Does not validate against any of the Union subtypes

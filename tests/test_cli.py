@@ -53,16 +53,26 @@ def test_pixel_sequences_link_784_steps(tiny_data_dir, tmp_path, monkeypatch):
     assert cli.model.example_input_array.shape == (1, 784, 1)
 
 
-def test_padded_is_default_with_one_setting_changed(capsys):
-    def resolved(config):
+LAYERED = [path for path in CONFIGS if "config" in yaml.safe_load(path.read_text())]
+
+
+@pytest.mark.parametrize("config", LAYERED, ids=lambda path: path.name)
+def test_a_layered_config_is_its_base_with_only_its_own_keys_changed(config, capsys):
+    def resolved(path):
         with pytest.raises(SystemExit):
-            cli_main(["fit", "--config", config, "--print_config"])
+            cli_main(["fit", "--config", str(path), "--print_config"])
         return yaml.safe_load(capsys.readouterr().out)
 
-    default, padded = resolved(DEFAULT), resolved(PADDED)
-    assert padded["data"].pop("pad_width") == 14
-    assert default["data"].pop("pad_width") == 0
-    assert padded == default
+    changes = yaml.safe_load(config.read_text())
+    expected = resolved(config.parent / changes.pop("config"))
+    for dotted, value in changes.items():
+        *sections, key = dotted.split(".")
+        node = expected
+        for section in sections:
+            node = node[section]
+        assert node[key] != value, f"{config.name} sets {dotted} to its base's value"
+        node[key] = value
+    assert resolved(config) == expected
 
 
 def test_print_config_round_trip(tiny_data_dir, tmp_path, capsys):

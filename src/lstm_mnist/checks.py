@@ -54,9 +54,10 @@ def check_cosine_length(config) -> None:
 
 
 def check_config_files(argv: list[str]) -> None:
-    """Raise one OptionError naming the file and line of a YAML mistake in a --config file.
+    """Raise one OptionError for a --config file (or one it includes) that would go wrong.
 
-    jsonargparse names "<unicode string>" instead.
+    A YAML mistake is named by file, line and column (jsonargparse names "<unicode string>");
+    a layering that would undo the included file is named by its section.
     """
     for index, arg in enumerate(argv):
         if arg.startswith("--config="):
@@ -65,15 +66,40 @@ def check_config_files(argv: list[str]) -> None:
             path = Path(argv[index + 1])
         else:
             continue
-        if not path.is_file():
-            continue  # jsonargparse names the missing file
-        try:
-            yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            mark = getattr(err, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(err, "problem", None) or "not valid YAML"
-            raise OptionError(f"config file {path}{where}: {problem}; fix the YAML") from None
+        _check_config_file(path)
+
+
+def _check_config_file(path: Path) -> None:
+    if not path.is_file():
+        return  # jsonargparse names the missing file
+    try:
+        settings = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or "not valid YAML"
+        raise OptionError(f"config file {path}{where}: {problem}; fix the YAML") from None
+    if isinstance(settings, dict) and isinstance(settings.get("config"), str):
+        _check_layering(path, settings)
+        _check_config_file(path.parent / settings["config"])
+
+
+def _check_layering(path: Path, settings: dict) -> None:
+    """A section written as a block beside ``config:`` would silently undo the included file.
+
+    jsonargparse (4.53) resets the whole section to the code's defaults before it applies the
+    block, so ``model: {init: chrono}`` after ``config: best.yaml`` loses best.yaml's model.
+    Dotted keys (``model.init: chrono``) change one setting and keep the rest.
+    """
+    for section, block in settings.items():
+        if section != "config" and isinstance(block, dict) and block:
+            key = next(iter(block))
+            raise OptionError(
+                f"config file {path}: the block '{section}:' beside 'config: "
+                f"{settings['config']}' would reset every {section} setting that file makes; "
+                f"write each key dotted ('{section}.{key}: ...'), or drop 'config:' and give both: "
+                f"--config {path.parent / settings['config']} --config {path}"
+            )
 
 
 def one_line(message: str) -> str:

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from lstm_mnist.augment import random_affine
+from lstm_mnist.augment import _elastic_field, random_warp
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import OptionError
 from lstm_mnist.model import LSTMClassifier
@@ -18,12 +18,12 @@ def square(size: int = 28) -> torch.Tensor:
 
 def test_no_movement_keeps_the_image():
     images = square()
-    torch.testing.assert_close(random_affine(images, 0.0, 0.0), images.float(), atol=0.5, rtol=0)
+    torch.testing.assert_close(random_warp(images, 0.0, 0.0), images.float(), atol=0.5, rtol=0)
 
 
 def test_shifts_stay_within_the_limit_and_differ_per_image():
     torch.manual_seed(0)
-    moved = random_affine(square(), max_shift=2.0, max_rotation=0.0)
+    moved = random_warp(square(), max_shift=2.0, max_rotation=0.0)
     assert moved.shape == (64, 28, 28)
     assert moved.dtype == torch.float32
     assert moved.min() >= 0
@@ -41,7 +41,7 @@ def test_rotation_turns_the_image():
     torch.manual_seed(0)
     bar = torch.zeros(16, 28, 28, dtype=torch.uint8)
     bar[:, 13:15, 4:24] = 255  # a horizontal bar: turned, it reaches rows outside 13-14
-    turned = random_affine(bar, max_shift=0.0, max_rotation=30.0)
+    turned = random_warp(bar, max_shift=0.0, max_rotation=30.0)
     assert turned[:, :11].sum() > 0 or turned[:, 17:].sum() > 0
 
 
@@ -49,11 +49,27 @@ def test_flip_mirrors_about_half_of_the_images_and_nothing_else():
     torch.manual_seed(0)
     images = torch.zeros(200, 28, 28, dtype=torch.uint8)
     images[:, 5:20, 2:9] = 255  # a bar on the left
-    out = random_affine(images, max_shift=0.0, max_rotation=0.0, flip=True)
+    out = random_warp(images, max_shift=0.0, max_rotation=0.0, flip=True)
     mirrored = out[:, :, 14:].sum((1, 2)) > out[:, :, :14].sum((1, 2))
     assert 70 < mirrored.sum() < 130
     torch.testing.assert_close(out[mirrored], images[mirrored].flip(-1).float(), atol=0.5, rtol=0)
     torch.testing.assert_close(out[~mirrored], images[~mirrored].float(), atol=0.5, rtol=0)
+
+
+def test_elastic_distortion_bends_each_image_smoothly_and_keeps_its_ink():
+    torch.manual_seed(0)
+    bent = random_warp(square(), max_shift=0.0, max_rotation=0.0, elastic_alpha=34.0)
+    assert not torch.allclose(bent, square().float(), atol=1.0)
+    assert len({tuple(image.flatten().tolist()) for image in bent}) == 64
+    ink = bent.sum((1, 2)) / (64 * 255.0)  # of the square's; stretched or squeezed locally
+    assert 0.9 < ink.mean() < 1.1
+    assert ink.min() > 0.3
+    assert bent[:, :2].sum() == 0  # nothing drifts far from the square
+    # smooth: a pixel's displacement is close to its neighbour's, unlike independent noise
+    field = _elastic_field(64, 28, 28, 34.0, "cpu") * 14  # pixels
+    step = (field[:, 1:] - field[:, :-1]).norm(dim=-1).mean()
+    assert step < 0.2 * field.norm(dim=-1).mean()
+    assert 0.5 < field.norm(dim=-1).mean() < 3  # about a pixel or two at Simard et al.'s alpha
 
 
 def loader_batch(dm: MNISTDataModule, stage: str) -> torch.Tensor:
@@ -68,7 +84,8 @@ class FakeTrainer:
 
 
 @pytest.mark.parametrize(
-    "augmentation", [{"max_shift": 3.0, "max_rotation": 15.0}, {"horizontal_flip": True}]
+    "augmentation",
+    [{"max_shift": 3.0, "max_rotation": 15.0}, {"horizontal_flip": True}, {"elastic_alpha": 34.0}],
 )
 def test_only_training_batches_are_augmented(tiny_data_dir, augmentation):
     dm = MNISTDataModule(str(tiny_data_dir), val_size=50, **augmentation)

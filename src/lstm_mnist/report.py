@@ -73,7 +73,7 @@ MODEL_COLUMNS = (
 )  # fmt: skip
 DATA_COLUMNS = (
     "dataset", "scan", "pad_width", "normalization", "batch_size", "max_shift", "max_rotation",
-    "horizontal_flip",
+    "horizontal_flip", "elastic_alpha",
 )  # fmt: skip
 
 

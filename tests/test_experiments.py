@@ -67,7 +67,7 @@ def test_every_grid_cell_is_a_valid_command_line(grid, name, args, tmp_path, mon
     if experiments.GPU in args:  # a GPU grid's cell, checked here on the CPU
         full += ["--trainer.accelerator", "cpu"]
     cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=full, run=False)
-    if grid in ("best", "levers", "fashion") and "seed" not in name:
+    if grid in ("best", "levers", "fashion", "record") and "seed" not in name:
         assert sum(p.numel() for p in cli.model.parameters()) <= 26_570  # the seed's padded model
 
 
@@ -94,8 +94,13 @@ def test_settings_reruns_part_of_a_grid_and_keeps_the_other_rows(
     run = {"seeds": [0], "data_dir": str(tiny_data_dir), "out_dir": str(tmp_path)}
     experiments.run_grid("padding", settings=["b"], **run)
     experiments.run_grid("padding", settings=["a"], **run)
+    experiments.run_grid("padding", settings=["a"], **{**run, "seeds": [1]})
     rows = list(csv.DictReader((tmp_path / "padding.csv").open()))
-    assert [(r["setting"], r["parameters"]) for r in rows] == [("a", "25162"), ("b", "26954")]
+    assert [(r["setting"], r["seed"], r["parameters"]) for r in rows] == [
+        ("a", "0", "25162"),
+        ("a", "1", "25162"),
+        ("b", "0", "26954"),
+    ]
     with pytest.raises(OptionError, match="grid padding has no setting 'c'; its settings"):
         experiments.run_grid("padding", settings=["c"], **run)
 

@@ -278,6 +278,7 @@ def test_a_bad_option_is_one_line_that_names_it(options, named, code, tiny_data_
         (["--model.num_layers", "0"], "model option num_layers=0 must be at least 1"),
         (["--data.val_size", "100000"], "val_size=100000 must be smaller than the 300"),
         (["--data.pad_width", "many"], "Expected a <class 'int'>. Got value: many"),
+        (["--config", "layered.yaml"], "layered.yaml: the block 'model:' beside 'config: "),
         pytest.param(
             ["--trainer.accelerator", "gpu"],
             "No supported gpu backend found! Use --trainer.accelerator cpu",
@@ -291,6 +292,7 @@ def test_more_bad_options_and_their_messages(
     # The same door as above, in-process: the message of each of our checks.
     monkeypatch.chdir(tmp_path)
     (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "layered.yaml").write_text(f"config: {DEFAULT}\nmodel:\n  init: chrono\n")
     args = ["fit", "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), *options]
     with pytest.raises(SystemExit) as exit_:
         cli_main([*args, "--trainer.default_root_dir", str(tmp_path / "runs"), *QUIET])

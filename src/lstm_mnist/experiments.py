@@ -92,9 +92,10 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
         ("best recipe", ["--config", BEST, *FASHION]),
         ("best recipe + label smoothing 0.1", ["--config", BEST, *FASHION, *SMOOTHING]),
         ("best recipe, bidirectional 2 x LSTM(24)", ["--config", BEST, *FASHION, *BIDIRECTIONAL]),
+        ("best recipe, shifts only", ["--config", BEST, *FASHION, "--data.max_rotation", "0"]),
         (
-            "best recipe, bidirectional, shifts only",
-            ["--config", BEST, *FASHION, *BIDIRECTIONAL, "--data.max_rotation", "0"],
+            "best recipe, one LSTM(64)",
+            ["--config", BEST, *FASHION, "--model.num_layers", "1", "--model.hidden_size", "64"],
         ),
         ("best recipe + mirroring", ["--config", BEST, *FASHION, "--data.horizontal_flip", "true"]),
         (
@@ -161,7 +162,7 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
                 f"bidirectional + elastic distortion, alpha {alpha}",
                 ["--config", BEST, *BIDIRECTIONAL, "--data.elastic_alpha", str(alpha)],
             )
-            for alpha in (16, 34)
+            for alpha in (8, 16, 34)
         ),
     ],
 }

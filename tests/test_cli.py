@@ -25,6 +25,13 @@ CONFIGS = sorted((PROJECT_ROOT / "configs").glob("*.yaml"))
 DEFAULT, PADDED = (str(PROJECT_ROOT / "configs" / f"{name}.yaml") for name in ("default", "padded"))
 QUIET = ["--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false"]
 QUIET += ["--trainer.log_every_n_steps", "1"]
+ONE_CYCLE = [
+    "--lr_scheduler",
+    "torch.optim.lr_scheduler.OneCycleLR",
+    "--lr_scheduler.max_lr",
+    "0.01",
+]
+ONE_CYCLE += ["--trainer.max_epochs", "1", "--data.val_size", "50"]  # 2 batches of 128
 
 
 @pytest.mark.parametrize("config", CONFIGS, ids=lambda path: path.name)
@@ -185,6 +192,15 @@ def test_a_cosine_cut_short_by_max_epochs_is_reported(tiny_data_dir, tmp_path, m
         LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args, run=False)
 
 
+def test_one_cycle_steps_after_every_batch(tiny_data_dir, tmp_path):
+    # Its total_steps counts batches; stepped once an epoch, it would never leave its warm-up.
+    args = ["fit", "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), *ONE_CYCLE]
+    args += ["--lr_scheduler.total_steps", "2", *QUIET]
+    cli = run_cli([*args, "--trainer.default_root_dir", str(tmp_path)])
+    (config,) = cli.trainer.lr_scheduler_configs
+    assert (config.interval, config.scheduler.last_epoch) == ("step", 2)
+
+
 def test_bf16_mixed_precision_trains_on_cpu(tiny_data_dir, tmp_path):
     # The GPU preset's bf16 option, exercised where the tests run: autocast on CPU.
     args = ["fit", "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir)]
@@ -279,6 +295,11 @@ def test_a_bad_option_is_one_line_that_names_it(options, named, code, tiny_data_
         (["--data.val_size", "100000"], "val_size=100000 must be smaller than the 300"),
         (["--data.pad_width", "many"], "Expected a <class 'int'>. Got value: many"),
         (["--config", "layered.yaml"], "layered.yaml: the block 'model:' beside 'config: "),
+        (
+            [*ONE_CYCLE, "--lr_scheduler.total_steps", "3"],
+            "total_steps=3 but this fit takes 2 steps (trainer.max_epochs times the training "
+            "batches per epoch); set --lr_scheduler.total_steps 2",
+        ),
         pytest.param(
             ["--trainer.accelerator", "gpu"],
             "No supported gpu backend found! Use --trainer.accelerator cpu",

@@ -53,6 +53,21 @@ def check_cosine_length(config) -> None:
         )
 
 
+def check_one_cycle_length(scheduler, fit_steps: float) -> None:
+    """Refuse a OneCycleLR whose total_steps differs from the steps this fit will take.
+
+    Too few and torch stops the fit with a traceback when they run out; too many and the learning
+    rate never comes down. The count is known only once the data is set up, so this runs when the
+    fit builds its optimizer.
+    """
+    if scheduler.total_steps != fit_steps:
+        raise OptionError(
+            f"lr_scheduler OneCycleLR: total_steps={scheduler.total_steps} but this fit takes "
+            f"{fit_steps} steps (trainer.max_epochs times the training batches per epoch); "
+            f"set --lr_scheduler.total_steps {fit_steps}"
+        )
+
+
 def check_config_files(argv: list[str]) -> None:
     """Raise one OptionError for a --config file (or one it includes) that would go wrong.
 

@@ -7,6 +7,7 @@ a YAML that reproduces the run.
 
 import importlib
 import json
+import shutil
 import sys
 import warnings
 from argparse import ArgumentError
@@ -31,6 +32,7 @@ from lightning.pytorch.cli import (
 )
 from lightning.pytorch.profilers import PassThroughProfiler
 from lightning.pytorch.utilities import rank_zero_info
+from torch.optim.lr_scheduler import OneCycleLR
 from typing_extensions import override
 
 from lstm_mnist.checkpoint import (
@@ -43,11 +45,13 @@ from lstm_mnist.checkpoint import (
 from lstm_mnist.checks import (
     check_config_files,
     check_cosine_length,
+    check_one_cycle_length,
     check_optimization,
     one_line,
 )
 from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.errors import LstmMnistError
+from lstm_mnist.errors import LstmMnistError, OptionError
+from lstm_mnist.logger import RunLogger
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
 from lstm_mnist.report import TestReport
@@ -109,6 +113,22 @@ class LSTMMnistCLI(LightningCLI):
             help="Steps between redraws of the progress bar that Lightning adds when none is "
             "configured (its own default, 1, redraws at every step, a cost on a small CPU).",
         )
+
+    @staticmethod
+    @override
+    def configure_optimizers(lightning_module, optimizer, lr_scheduler=None):
+        # OneCycleLR counts its schedule in batches (total_steps), so it must step after each
+        # one; Lightning steps a scheduler after each epoch unless told otherwise.
+        if not isinstance(lr_scheduler, OneCycleLR):
+            return LightningCLI.configure_optimizers(lightning_module, optimizer, lr_scheduler)
+        trainer = lightning_module.trainer
+        try:  # the fit's step count is known only now, with the data set up
+            check_one_cycle_length(lr_scheduler, trainer.estimated_stepping_batches)
+        except OptionError:
+            _discard_unstarted_run(trainer)
+            raise
+        stepped = {"scheduler": lr_scheduler, "interval": "step"}
+        return {"optimizer": optimizer, "lr_scheduler": stepped}
 
     @override
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
@@ -379,6 +399,23 @@ def run_cli(args: list[str] | None = None) -> LSTMMnistCLI | None:
         parser_kwargs={**parser_kwargs, "description": DESCRIPTION},
         args=args,  # None: sys.argv, without Lightning's warning about both
     )
+
+
+def _discard_unstarted_run(trainer: Trainer) -> None:
+    """Remove the run folder of a new fit that stopped before its first step.
+
+    It holds only the config.yaml and an empty TensorBoard file, which would stand in
+    lightning_logs/ beside real runs.
+    """
+    if trainer.ckpt_path is not None or not trainer.is_global_zero:
+        return
+    if not isinstance(trainer.logger, RunLogger):
+        return
+    folder = Path(trainer.logger.log_dir)
+    if folder.is_dir() and not (folder / "checkpoints").exists():
+        shutil.rmtree(folder)
+        if not any(folder.parent.iterdir()):
+            folder.parent.rmdir()
 
 
 def gathered(args: list[str]) -> list[str]:

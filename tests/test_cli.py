@@ -300,6 +300,11 @@ def test_a_bad_option_is_one_line_that_names_it(options, named, code, tiny_data_
             "total_steps=3 but this fit takes 2 steps (trainer.max_epochs times the training "
             "batches per epoch); set --lr_scheduler.total_steps 2",
         ),
+        (
+            ["--trainer.enable_checkpointing", "false", "--test_after_fit", "true"],
+            "--test_after_fit tests the best checkpoint, which --trainer.enable_checkpointing "
+            "false does not save: drop one of the two",
+        ),
         pytest.param(
             ["--trainer.accelerator", "gpu"],
             "No supported gpu backend found! Use --trainer.accelerator cpu",
@@ -332,6 +337,17 @@ def test_no_logger_drops_the_learning_rate_monitor(tiny_data_dir, tmp_path):
     assert not list(tmp_path.rglob("lightning_logs"))
     assert not list(tmp_path.rglob("events.*"))
     assert (tmp_path / "root" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_fit_without_checkpointing_saves_none(tiny_data_dir, tmp_path):
+    args = ["fit", "--config", DEFAULT, "--data.data_dir", tiny_data_dir, "--data.val_size", "50"]
+    args += ["--trainer.enable_checkpointing", "false", "--trainer.max_epochs", "1", *QUIET]
+    result = lstm_mnist(*args, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    run = tmp_path / "lightning_logs" / "version_0"
+    assert list(run.glob("events.*")) and (run / "config.yaml").is_file()
+    assert not list(tmp_path.rglob("*.ckpt"))
 
 
 def test_missing_data_offline_is_one_clear_error(tmp_path):

@@ -27,6 +27,15 @@ def check_optimization(config) -> None:
         _build("lr_scheduler", config.lr_scheduler, optimizer)
 
 
+def check_checkpointing(config) -> None:
+    """Refuse --test_after_fit in a fit that saves no checkpoint to test."""
+    if config.get("test_after_fit") and config.trainer.get("enable_checkpointing") is False:
+        raise OptionError(
+            "--test_after_fit tests the best checkpoint, which --trainer.enable_checkpointing "
+            "false does not save: drop one of the two"
+        )
+
+
 def _build(key: str, spec, first_argument):
     try:
         return instantiate_class(first_argument, spec.as_dict())

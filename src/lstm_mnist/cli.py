@@ -43,6 +43,7 @@ from lstm_mnist.checkpoint import (
     trained_settings,
 )
 from lstm_mnist.checks import (
+    check_checkpointing,
     check_config_files,
     check_cosine_length,
     check_one_cycle_length,
@@ -151,6 +152,7 @@ class LSTMMnistCLI(LightningCLI):
             self._evaluate_checkpoint(subcommand, self.config[subcommand])
         config = self.config[subcommand] if subcommand else self.config
         check_optimization(config)
+        check_checkpointing(config)
         self._choose_logger(config, subcommand or "fit")
 
     def _set_seed(self) -> None:
@@ -264,6 +266,14 @@ class LSTMMnistCLI(LightningCLI):
         if type(trainer.profiler) is PassThroughProfiler:  # none configured: see tuning.py
             trainer.profiler = NoProfiler()
         return trainer
+
+    @override
+    def _instantiate_trainer(self, config: dict, callbacks: list) -> Trainer:
+        # The two checkpoint callbacks are class args, always built; with checkpointing off they
+        # stay out (Lightning refuses a ModelCheckpoint beside enable_checkpointing=False).
+        if config.get("enable_checkpointing") is False:
+            callbacks = [c for c in callbacks if not isinstance(c, ModelCheckpoint)]
+        return super()._instantiate_trainer(config, callbacks)
 
     def _callbacks_of_this_run(self, trainer: Trainer, configured: list) -> list:
         """The Trainer's callbacks, each only in the subcommands that use it.

@@ -346,7 +346,8 @@ def test_a_fit_without_checkpointing_saves_none(tiny_data_dir, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     run = tmp_path / "lightning_logs" / "version_0"
-    assert list(run.glob("events.*")) and (run / "config.yaml").is_file()
+    assert list(run.glob("events.*"))
+    assert (run / "config.yaml").is_file()
     assert not list(tmp_path.rglob("*.ckpt"))
 
 

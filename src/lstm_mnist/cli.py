@@ -56,7 +56,7 @@ from lstm_mnist.logger import RunLogger
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
 from lstm_mnist.report import TestReport
-from lstm_mnist.requeue import RequeueBetweenBatches
+from lstm_mnist.signals import InterruptBetweenBatches, RequeueBetweenBatches
 from lstm_mnist.runs import LOGS, check_folder, run_to_resume
 from lstm_mnist.tuning import NoProfiler, tune_process
 
@@ -297,8 +297,10 @@ class LSTMMnistCLI(LightningCLI):
             return subcommand in (users[0] if users else {subcommand})
 
         kept = [callback for callback in trainer.callbacks if wanted(callback)]
+        if subcommand == "fit":
+            kept.append(InterruptBetweenBatches())  # see signals.py
         if subcommand == "fit" and SLURMEnvironment.detect():
-            kept.append(RequeueBetweenBatches())  # see requeue.py
+            kept.append(RequeueBetweenBatches())
         for index, callback in enumerate(kept):
             # Only Lightning's default bar: a subclass, or any bar in the config, is the user's.
             # (Lightning's default is Rich's bar where `rich` is installed, e.g. with Gradio.)

@@ -1,0 +1,110 @@
+"""Ctrl-C and SLURM's requeue signal, handled where the training loop is between batches.
+
+Python raises KeyboardInterrupt, and Lightning handles SLURM's SIGUSR1 (``--signal=SIGUSR1@90``:
+save ``hpc_ckpt_<n>.ckpt``, then ``scontrol requeue``), wherever the main thread happens to be.
+When that is inside TensorBoard's writer, which holds its queue's lock while it logs, the next
+flush of that writer (the requeue handler's first step; the logger's teardown after a Ctrl-C)
+waits for the lock forever, and the process hangs: seen here in one of four runs of
+tests/test_slurm.py, and after a Ctrl-C in tests/test_distributed.py ("Detected
+KeyboardInterrupt, attempting graceful shutdown ..." and no exit). So both signals only leave a
+note, and the callbacks act on it at the end of the next training or validation batch.
+"""
+
+import signal
+import sys
+import threading
+
+from lightning.fabric.plugins.environments import SLURMEnvironment
+from lightning.pytorch.callbacks import Callback
+from typing_extensions import override
+
+
+class InterruptBetweenBatches(Callback):
+    """Raise the KeyboardInterrupt of a Ctrl-C at the end of the next batch.
+
+    Lightning's own handling of it then runs from there (on_exception, teardown, exit 1). A second
+    Ctrl-C interrupts at once, as without this callback, for a batch that never ends.
+    """
+
+    def __init__(self) -> None:
+        """Nothing to set: the signal is SIGINT and what follows is Lightning's."""
+        self._pending = False
+        self._previous = None
+
+    @override
+    def on_fit_start(self, trainer, pl_module) -> None:
+        # Only over Python's own handler: a process started with SIGINT ignored (a background
+        # job) keeps ignoring it, and a handler someone else installed stays theirs.
+        main = threading.current_thread() is threading.main_thread()
+        if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._remember)
+
+    def _remember(self, signum, frame) -> None:
+        self._pending = True
+        signal.signal(signal.SIGINT, self._previous)  # a second Ctrl-C: at once
+
+    @override
+    def on_train_batch_end(self, trainer, *args) -> None:
+        self._raise_if_pending()
+
+    @override
+    def on_validation_batch_end(self, trainer, *args) -> None:
+        self._raise_if_pending()
+
+    def _raise_if_pending(self) -> None:
+        if self._pending:
+            self._pending = False
+            raise KeyboardInterrupt
+
+    @override
+    def on_train_end(self, trainer, pl_module) -> None:
+        self._raise_if_pending()  # a Ctrl-C after the last batch still stops the command
+
+    @override
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self._restore()
+
+    @override
+    def teardown(self, trainer, pl_module, stage: str) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+            self._previous = None
+
+
+class RequeueBetweenBatches(Callback):
+    """Handle SLURM's requeue signal at the end of the next batch.
+
+    It takes the signal first (Lightning then installs no handler of its own) and runs Lightning's
+    handling of it at the end of the next training or validation batch.
+    """
+
+    def __init__(self) -> None:
+        """Nothing to set: the signal and what to do with it are Lightning's."""
+        self._pending: tuple | None = None
+
+    @override
+    def on_fit_start(self, trainer, pl_module) -> None:
+        environment = trainer._accelerator_connector.cluster_environment
+        auto_requeue = isinstance(environment, SLURMEnvironment) and environment.auto_requeue
+        if auto_requeue and sys.platform != "win32":
+            signal.signal(environment.requeue_signal, self._remember)
+
+    def _remember(self, signum, frame) -> None:
+        self._pending = (signum, frame)
+
+    @override
+    def on_train_batch_end(self, trainer, *args) -> None:
+        self._handle(trainer)
+
+    @override
+    def on_validation_batch_end(self, trainer, *args) -> None:
+        self._handle(trainer)
+
+    def _handle(self, trainer) -> None:
+        if self._pending is not None:
+            signum, frame = self._pending
+            self._pending = None
+            trainer._signal_connector._slurm_sigusr_handler_fn(signum, frame)

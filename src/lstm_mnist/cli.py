@@ -56,8 +56,8 @@ from lstm_mnist.logger import RunLogger
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
 from lstm_mnist.report import TestReport
-from lstm_mnist.signals import InterruptBetweenBatches, RequeueBetweenBatches
 from lstm_mnist.runs import LOGS, check_folder, run_to_resume
+from lstm_mnist.signals import InterruptBetweenBatches, RequeueBetweenBatches
 from lstm_mnist.tuning import NoProfiler, tune_process
 
 # The model keeps its own configure_optimizers (the seed's RMSprop) so it also trains outside the

@@ -297,10 +297,10 @@ class LSTMMnistCLI(LightningCLI):
             return subcommand in (users[0] if users else {subcommand})
 
         kept = [callback for callback in trainer.callbacks if wanted(callback)]
-        if subcommand == "fit":
-            kept.append(InterruptBetweenBatches())  # see signals.py
-        if subcommand == "fit" and SLURMEnvironment.detect():
-            kept.append(RequeueBetweenBatches())
+        if subcommand == "fit":  # signals handled between batches: see signals.py
+            kept.append(InterruptBetweenBatches())
+            if SLURMEnvironment.detect():
+                kept.append(RequeueBetweenBatches())
         for index, callback in enumerate(kept):
             # Only Lightning's default bar: a subclass, or any bar in the config, is the user's.
             # (Lightning's default is Rich's bar where `rich` is installed, e.g. with Gradio.)

@@ -5,9 +5,11 @@ save ``hpc_ckpt_<n>.ckpt``, then ``scontrol requeue``), wherever the main thread
 When that is inside TensorBoard's writer, which holds its queue's lock while it logs, the next
 flush of that writer (the requeue handler's first step; the logger's teardown after a Ctrl-C)
 waits for the lock forever, and the process hangs: seen here in one of four runs of
-tests/test_slurm.py, and after a Ctrl-C in tests/test_distributed.py ("Detected
-KeyboardInterrupt, attempting graceful shutdown ..." and no exit). So both signals only leave a
-note, and the callbacks act on it at the end of the next training or validation batch.
+tests/test_slurm.py (py-spy showed the flush waiting), and once after a Ctrl-C in
+tests/test_distributed.py ("Detected KeyboardInterrupt, attempting graceful shutdown ..." and no
+exit; no stack was taken, so that cause is the likely one, not a proven one). So both signals
+only leave a note, and the callbacks act on it at the end of the next training or validation
+batch.
 """
 
 import signal
@@ -19,7 +21,22 @@ from lightning.pytorch.callbacks import Callback
 from typing_extensions import override
 
 
-class InterruptBetweenBatches(Callback):
+class _BetweenBatches(Callback):
+    """Act on a signal that came during a batch at that batch's end (training or validation)."""
+
+    @override
+    def on_train_batch_end(self, trainer, *args) -> None:
+        self._handle(trainer)
+
+    @override
+    def on_validation_batch_end(self, trainer, *args) -> None:
+        self._handle(trainer)
+
+    def _handle(self, trainer) -> None:
+        raise NotImplementedError
+
+
+class InterruptBetweenBatches(_BetweenBatches):
     """Raise the KeyboardInterrupt of a Ctrl-C at the end of the next batch.
 
     Lightning's own handling of it then runs from there (on_exception, teardown, exit 1). A second
@@ -43,22 +60,14 @@ class InterruptBetweenBatches(Callback):
         self._pending = True
         signal.signal(signal.SIGINT, self._previous)  # a second Ctrl-C: at once
 
-    @override
-    def on_train_batch_end(self, trainer, *args) -> None:
-        self._raise_if_pending()
-
-    @override
-    def on_validation_batch_end(self, trainer, *args) -> None:
-        self._raise_if_pending()
-
-    def _raise_if_pending(self) -> None:
+    def _handle(self, trainer) -> None:
         if self._pending:
             self._pending = False
             raise KeyboardInterrupt
 
     @override
     def on_train_end(self, trainer, pl_module) -> None:
-        self._raise_if_pending()  # a Ctrl-C after the last batch still stops the command
+        self._handle(trainer)  # a Ctrl-C after the last batch still stops the command
 
     @override
     def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
@@ -74,7 +83,7 @@ class InterruptBetweenBatches(Callback):
             self._previous = None
 
 
-class RequeueBetweenBatches(Callback):
+class RequeueBetweenBatches(_BetweenBatches):
     """Handle SLURM's requeue signal at the end of the next batch.
 
     It takes the signal first (Lightning then installs no handler of its own) and runs Lightning's
@@ -94,14 +103,6 @@ class RequeueBetweenBatches(Callback):
 
     def _remember(self, signum, frame) -> None:
         self._pending = (signum, frame)
-
-    @override
-    def on_train_batch_end(self, trainer, *args) -> None:
-        self._handle(trainer)
-
-    @override
-    def on_validation_batch_end(self, trainer, *args) -> None:
-        self._handle(trainer)
 
     def _handle(self, trainer) -> None:
         if self._pending is not None:

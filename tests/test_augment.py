@@ -2,8 +2,9 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 
-from lstm_mnist.augment import _elastic_field, random_warp
+from lstm_mnist.augment import _affine_grid, _elastic_field, random_warp
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import OptionError
 from lstm_mnist.model import LSTMClassifier
@@ -14,6 +15,13 @@ def square(size: int = 28) -> torch.Tensor:
     images = torch.zeros(64, size, size, dtype=torch.uint8)
     images[:, 10:18, 10:18] = 255
     return images
+
+
+@pytest.mark.parametrize(("height", "width"), [(28, 28), (28, 42), (7, 5)])
+def test_the_sampling_grid_is_affine_grids(height, width):
+    theta = torch.randn(6, 2, 3)
+    expected = F.affine_grid(theta, [6, 1, height, width], align_corners=False)
+    torch.testing.assert_close(_affine_grid(theta, height, width), expected)
 
 
 def test_no_movement_keeps_the_image():

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lstm_mnist.augment import _affine_grid, _elastic_field, random_warp
+from lstm_mnist.augment import ERASE_AREA, _affine_grid, _elastic_field, random_erase, random_warp
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import OptionError
 from lstm_mnist.model import LSTMClassifier
@@ -91,9 +91,32 @@ class FakeTrainer:
         self.training, self.world_size = training, 1
 
 
+def test_erasing_blanks_one_rectangle_of_the_drawn_size_in_the_chosen_images():
+    torch.manual_seed(0)
+    ink = torch.full((500, 28, 28), 255, dtype=torch.uint8)
+    erased = random_erase(ink, 0.5) == 0
+    blanked = erased.flatten(1).sum(1)
+    assert 0.4 < (blanked > 0).float().mean() < 0.6  # about half the images are chosen
+    low, high = (fraction * 28 * 28 for fraction in ERASE_AREA)
+    sizes = blanked[blanked > 0]
+    # Each side is rounded (and kept within the image), so the area can miss the range a little.
+    assert sizes.min() >= low / 2
+    assert sizes.max() <= high * 1.3
+    for mask in erased[blanked > 0][:50]:  # one solid rectangle: its bounding box, all blank
+        rows, columns = mask.any(1).nonzero(), mask.any(0).nonzero()
+        box = mask[rows.min() : rows.max() + 1, columns.min() : columns.max() + 1]
+        assert box.all()
+    assert torch.equal(random_erase(ink, 0.0), ink)
+
+
 @pytest.mark.parametrize(
     "augmentation",
-    [{"max_shift": 3.0, "max_rotation": 15.0}, {"horizontal_flip": True}, {"elastic_alpha": 34.0}],
+    [
+        {"max_shift": 3.0, "max_rotation": 15.0},
+        {"horizontal_flip": True},
+        {"elastic_alpha": 34.0},
+        {"erase_probability": 1.0},
+    ],
 )
 def test_only_training_batches_are_augmented(tiny_data_dir, augmentation):
     dm = MNISTDataModule(str(tiny_data_dir), val_size=50, **augmentation)
@@ -106,7 +129,9 @@ def test_only_training_batches_are_augmented(tiny_data_dir, augmentation):
         assert same != training
 
 
-@pytest.mark.parametrize(("option", "value"), [("max_shift", 14.0), ("max_rotation", -1.0)])
+@pytest.mark.parametrize(
+    ("option", "value"), [("max_shift", 14.0), ("max_rotation", -1.0), ("erase_probability", 1.5)]
+)
 def test_bad_augmentation_options_name_the_option(option, value):
     with pytest.raises(OptionError, match=option):
         MNISTDataModule(**{option: value})

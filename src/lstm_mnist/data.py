@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import MNIST, FashionMNIST
 from typing_extensions import override
 
-from lstm_mnist.augment import random_warp
+from lstm_mnist.augment import random_erase, random_warp
 from lstm_mnist.errors import DatasetNotFoundError, OptionError, require
 from lstm_mnist.idx import RAW_FILES, idx_length, load_split, missing_files
 from lstm_mnist.images import ImageError, expand_paths, load_digit
@@ -120,6 +120,7 @@ class MNISTDataModule(L.LightningDataModule):
         max_rotation: float = 0.0,
         horizontal_flip: bool = False,
         elastic_alpha: float = 0.0,
+        erase_probability: float = 0.0,
         predict_files: list[str] | str | None = None,
         on_device: bool = True,
     ) -> None:
@@ -150,6 +151,9 @@ class MNISTDataModule(L.LightningDataModule):
             elastic_alpha: Training augmentation: bend each training image by a smooth random
                 displacement field, Simard et al.'s (2003) elastic distortion with this alpha
                 (they used 34 on MNIST, with a smoothing sigma of 4 pixels; 0 = off).
+            erase_probability: Training augmentation: blank a random rectangle (2-33% of the
+                image) in this fraction of the training images, after any warp: Zhong et al.'s
+                (2017) random erasing (0 = off).
             predict_files: Image files, folders or glob patterns (PNG, JPEG, BMP, GIF, TIFF,
                 WebP), or just one, that ``predict`` classifies, each prepared the way MNIST
                 digits were made; when empty, ``predict`` runs on the test set.
@@ -164,6 +168,13 @@ class MNISTDataModule(L.LightningDataModule):
         require(0 <= max_shift < 14, "data", "max_shift", max_shift, "must be in [0, 14) pixels")
         require(0 <= max_rotation <= 180, "data", "max_rotation", max_rotation, "must be 0-180")
         require(elastic_alpha >= 0, "data", "elastic_alpha", elastic_alpha, "must be 0 or more")
+        require(
+            0 <= erase_probability <= 1,
+            "data",
+            "erase_probability",
+            erase_probability,
+            "must be in [0, 1]",
+        )
         self.save_hyperparameters()
         self.data_dir = Path(data_dir)
         self.dataset, self.download, self.batch_size = dataset, download, batch_size
@@ -171,6 +182,7 @@ class MNISTDataModule(L.LightningDataModule):
         self.normalization, self.pad_width, self.scan = normalization, pad_width, scan
         self.max_shift, self.max_rotation = max_shift, max_rotation
         self.horizontal_flip, self.elastic_alpha = horizontal_flip, elastic_alpha
+        self.erase_probability = erase_probability
         self.transform = ImageToSequence(
             scan, pad_width, normalization, PIXEL_STATS[dataset], permutation_seed
         )
@@ -286,12 +298,14 @@ class MNISTDataModule(L.LightningDataModule):
     def to_sequences(self, images: torch.Tensor, augment: bool = False) -> torch.Tensor:
         """Turn uint8 images (N, 28, 28), on any device, into the model's input sequences.
 
-        Through ``self.transform``; randomly warped first (shifted, turned, bent, mirrored) if
-        ``augment`` (training) and augmentation is on.
+        Through ``self.transform``; randomly warped first (shifted, turned, bent, mirrored) and
+        erased if ``augment`` (training) and augmentation is on.
         """
         warps = (self.max_shift, self.max_rotation, self.horizontal_flip, self.elastic_alpha)
         if augment and any(warps):
             images = random_warp(images, *warps)
+        if augment and self.erase_probability:
+            images = random_erase(images, self.erase_probability)
         return self.transform.to(images.device)(images)  # a no-op once it is there
 
     def _loader(self, dataset: TensorBatches | None, shuffle: bool = False) -> DataLoader:

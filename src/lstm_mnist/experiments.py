@@ -72,6 +72,8 @@ EMA = ["--trainer.callbacks+=EMAWeightAveraging", "--trainer.callbacks.decay=0.9
 # Two directions per layer within the budget: 25,066 parameters.
 BIDIRECTIONAL = ["--model.bidirectional", "true", "--model.hidden_size", "24"]
 FASHION = ["--data.dataset", "fashion_mnist"]
+ELASTIC_16 = ["--data.elastic_alpha", "16"]
+ERASING = ["--data.erase_probability", "0.5"]  # Zhong et al.'s (2017) rate
 SMOOTHING = ["--model.label_smoothing", "0.1"]
 EPOCHS_80 = ["--trainer.max_epochs", "80", "--lr_scheduler.T_max", "80"]
 
@@ -102,6 +104,7 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
             "best recipe + mirroring, bidirectional 2 x LSTM(24)",
             ["--config", BEST, *FASHION, "--data.horizontal_flip", "true", *BIDIRECTIONAL],
         ),
+        ("best recipe + random erasing 0.5", ["--config", BEST, *FASHION, *ERASING]),
     ],
     # The 784-step scans again, trained with the best recipe (cosine over the 3 short epochs);
     # then with configs/pixels.yaml, on a CPU-sized subset (PIXELS_CPU) and in full on a GPU.
@@ -163,6 +166,10 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
                 ["--config", BEST, *BIDIRECTIONAL, "--data.elastic_alpha", str(alpha)],
             )
             for alpha in (8, 16, 34)
+        ),
+        (
+            "bidirectional + elastic 16 + random erasing 0.5",
+            ["--config", BEST, *BIDIRECTIONAL, *ELASTIC_16, *ERASING],
         ),
     ],
 }

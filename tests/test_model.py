@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from lstm_mnist.model import LSTMClassifier
 
@@ -34,6 +35,7 @@ def test_output_shape_and_any_sequence_length():
         ("num_layers", 0),
         ("dropout", 1.0),
         ("label_smoothing", 1.0),
+        ("row_hidden_size", -1),
     ],
 )
 def test_bad_options_name_the_option(option, value):
@@ -215,3 +217,19 @@ def test_bidirectional_head_reads_both_directions_whole_reading():
     # the last layer's final states: forward after the last row, backward after the first
     assert torch.allclose(model(sequences), model.head(torch.cat([hidden[-2], hidden[-1]], 1)))
     assert model.lstm.bias_ih_l1_reverse[24:48].eq(1).all()  # Keras' forget bias, both ways
+
+
+def test_the_hierarchical_reader_summarises_each_row_pixel_by_pixel_for_the_stack():
+    torch.manual_seed(0)
+    model = LSTMClassifier(hidden_size=38, num_layers=2, row_hidden_size=16, init="keras").eval()
+    assert count_parameters(model) == 26_230  # within the seed's budget of 26,570
+    assert model.lstm.input_size == 28 + 16  # the row itself beside its summary
+    sequences = torch.rand(3, 28, 28)
+    # The summary of row 5 is the row reader's last state after that row's 28 pixels.
+    _, (summary, _) = model.row_reader(sequences[:, 5].unsqueeze(-1))
+    stack_input = torch.cat([sequences[:, 5], summary[-1]], dim=-1)
+    expected_first_step = model.lstm(stack_input.unsqueeze(1))[0][:, 0]
+    assert torch.allclose(model._read(sequences[:, 5:6])[:, 0], expected_first_step, atol=1e-6)
+    # Every row reader weight gets a gradient: the stack's answer depends on it.
+    F.cross_entropy(model(sequences), torch.tensor([1, 2, 3])).backward()
+    assert all(p.grad.abs().sum() > 0 for p in model.row_reader.parameters())

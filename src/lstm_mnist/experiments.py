@@ -74,6 +74,8 @@ BIDIRECTIONAL = ["--model.bidirectional", "true", "--model.hidden_size", "24"]
 FASHION = ["--data.dataset", "fashion_mnist"]
 ELASTIC_16 = ["--data.elastic_alpha", "16"]
 ERASING = ["--data.erase_probability", "0.5"]  # Zhong et al.'s (2017) rate
+# An LSTM(16) reads each row's pixels, the stack each row beside its summary: 26,230 parameters.
+HIERARCHICAL = ["--model.row_hidden_size", "16", "--model.hidden_size", "38"]
 SMOOTHING = ["--model.label_smoothing", "0.1"]
 EPOCHS_80 = ["--trainer.max_epochs", "80", "--lr_scheduler.T_max", "80"]
 
@@ -105,6 +107,10 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
             ["--config", BEST, *FASHION, "--data.horizontal_flip", "true", *BIDIRECTIONAL],
         ),
         ("best recipe + random erasing 0.5", ["--config", BEST, *FASHION, *ERASING]),
+        (
+            "best recipe, hierarchical: LSTM(16) per row",
+            ["--config", BEST, *FASHION, *HIERARCHICAL],
+        ),
     ],
     # The 784-step scans again, trained with the best recipe (cosine over the 3 short epochs);
     # then with configs/pixels.yaml, on a CPU-sized subset (PIXELS_CPU) and in full on a GPU.
@@ -171,6 +177,7 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
             "bidirectional + elastic 16 + random erasing 0.5",
             ["--config", BEST, *BIDIRECTIONAL, *ELASTIC_16, *ERASING],
         ),
+        ("best, hierarchical: LSTM(16) per row, 2 x LSTM(38)", ["--config", BEST, *HIERARCHICAL]),
     ],
 }
 RESCORED_NOTE = (

@@ -30,6 +30,7 @@ class LSTMClassifier(L.LightningModule):
         readout: Literal["last", "mean"] = "last",
         label_smoothing: float = 0.0,
         bidirectional: bool = False,
+        row_hidden_size: int = 0,
         seq_len: int = 28,
     ) -> None:
         """Build the LSTM stack and its head; the CLI shows each setting in --help.
@@ -53,11 +54,17 @@ class LSTMClassifier(L.LightningModule):
                 (0 = one-hot, the seed); validation and test losses stay plain cross-entropy.
             bidirectional: Each layer also reads the sequence backwards (bottom row first) and
                 the head reads both directions' summaries; twice the parameters per unit.
+            row_hidden_size: Hierarchical reading: with N > 0, an LSTM(N) first reads each time
+                step's features one at a time (a row's pixels, left to right) and the stack then
+                reads its N-feature summary of each row beside the row itself (0 = off).
             seq_len: Time steps per sequence; under the CLI it is linked to the data module's
                 ``seq_len`` (28 for rows, 784 for pixels). Sets the chrono init's range and the
                 TensorBoard graph's example input.
         """
         super().__init__()
+        require(
+            row_hidden_size >= 0, "model", "row_hidden_size", row_hidden_size, "must be 0 or more"
+        )
         for name, value in (
             ("input_size", input_size),
             ("hidden_size", hidden_size),
@@ -75,8 +82,9 @@ class LSTMClassifier(L.LightningModule):
             "must be in [0, 1)",
         )
         self.save_hyperparameters()
+        self.row_reader = nn.LSTM(1, row_hidden_size, batch_first=True) if row_hidden_size else None
         self.lstm = nn.LSTM(
-            input_size,
+            input_size + row_hidden_size,
             hidden_size,
             num_layers,
             batch_first=True,
@@ -86,6 +94,8 @@ class LSTMClassifier(L.LightningModule):
         self.head = nn.Linear(hidden_size * (2 if bidirectional else 1), num_classes)
         if init in ("keras", "chrono"):
             keras_init(self.lstm, self.head)
+            if self.row_reader is not None:
+                keras_init(self.row_reader)
         if init == "chrono":
             chrono_init(self.lstm, seq_len)
         # Accuracy as Keras reports it: the fraction of digits right ("micro"). torchmetrics'
@@ -101,7 +111,7 @@ class LSTMClassifier(L.LightningModule):
 
     def forward(self, sequences: torch.Tensor) -> torch.Tensor:
         """Class logits (batch, classes) for float sequences (batch, steps, features)."""
-        outputs, _ = self.lstm(sequences)
+        outputs = self._read(sequences)
         if self.hparams.readout == "mean":
             return self.head(outputs.mean(dim=1))
         if self.hparams.bidirectional:
@@ -120,11 +130,19 @@ class LSTMClassifier(L.LightningModule):
         if self.hparams.bidirectional:
             steps = range(1, sequences.shape[1] + 1)
             return torch.stack([self(sequences[:, :t]).softmax(dim=-1) for t in steps], dim=1)
-        outputs, _ = self.lstm(sequences)
+        outputs = self._read(sequences)
         if self.hparams.readout == "mean":
             steps = torch.arange(1, outputs.shape[1] + 1, device=outputs.device)
             outputs = outputs.cumsum(dim=1) / steps[:, None]
         return self.head(outputs).softmax(dim=-1)
+
+    def _read(self, sequences: torch.Tensor) -> torch.Tensor:
+        """The stack's outputs at every step (batch, steps, hidden x directions)."""
+        if self.row_reader is not None:
+            batch, steps, features = sequences.shape
+            _, (summary, _) = self.row_reader(sequences.reshape(batch * steps, features, 1))
+            sequences = torch.cat([sequences, summary[-1].view(batch, steps, -1)], dim=-1)
+        return self.lstm(sequences)[0]
 
     @override
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -210,7 +228,7 @@ class LSTMClassifier(L.LightningModule):
         self.log("test/acc", self.test_acc, prog_bar=True)
 
 
-def keras_init(lstm: nn.LSTM, head: nn.Linear) -> None:
+def keras_init(lstm: nn.LSTM, head: nn.Linear | None = None) -> None:
     """Keras' defaults for LSTM and Dense.
 
     Keras draws each layer's kernel (inputs x 4 gates) and recurrent kernel (hidden x 4 gates) as
@@ -228,8 +246,9 @@ def keras_init(lstm: nn.LSTM, head: nn.Linear) -> None:
                 param.zero_()
                 if name.startswith("bias_ih"):
                     param[hidden : 2 * hidden] = 1.0
-        nn.init.xavier_uniform_(head.weight)
-        head.bias.zero_()
+        if head is not None:
+            nn.init.xavier_uniform_(head.weight)
+            head.bias.zero_()
 
 
 def chrono_init(lstm: nn.LSTM, seq_len: int) -> None:

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from lstm_mnist.cli import cli_main
-from lstm_mnist.export import image_classifier
+from lstm_mnist.data import MNISTDataModule
+from lstm_mnist.export import _onnx_program, image_classifier
+from lstm_mnist.model import LSTMClassifier
 from tests.helpers import best_checkpoint, lstm_mnist
 
 
@@ -49,3 +51,20 @@ def test_export_to_a_folder_is_one_error_line_naming_it(trained_run, tmp_path, c
     assert "it is a folder" in message
     assert "Traceback" not in message
     assert list(folder.iterdir()) == []
+
+
+def test_the_hierarchical_reader_exports_with_a_dynamic_batch(tmp_path):
+    # Its row reader folds the batch into the rows (batch x 28 sequences): the graph must too.
+    torch.manual_seed(0)
+    model = LSTMClassifier(hidden_size=8, num_layers=1, row_hidden_size=4, init="keras")
+    classifier = torch.nn.Sequential(MNISTDataModule().transform, model).eval()
+    path = tmp_path / "model.onnx"
+    _onnx_program(classifier).save(path, external_data=False)
+    session = onnxruntime.InferenceSession(str(path))
+    rng = np.random.default_rng(0)
+    for size in (1, 37):
+        images = rng.integers(0, 256, (size, 28, 28)).astype(np.float32)
+        (logits,) = session.run(["logits"], {"images": images})
+        with torch.inference_mode():
+            expected = classifier(torch.from_numpy(images)).numpy()
+        np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)

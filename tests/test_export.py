@@ -28,14 +28,7 @@ def test_export_writes_one_file_that_alone_matches_pytorch(trained_run, tmp_path
     alone.mkdir()
     shutil.copy(out, alone / "model.onnx")
     session = onnxruntime.InferenceSession(str(alone / "model.onnx"))
-    classifier = image_classifier(str(ckpt)).eval()
-    rng = np.random.default_rng(0)
-    for size in (1, 37):  # the batch axis is dynamic
-        images = rng.integers(0, 256, (size, 28, 28)).astype(np.float32)
-        (logits,) = session.run(["logits"], {"images": images})
-        with torch.inference_mode():
-            expected = classifier(torch.from_numpy(images)).numpy()
-        np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)
+    assert_onnx_matches(session, image_classifier(str(ckpt)).eval())
 
 
 def test_export_to_a_folder_is_one_error_line_naming_it(trained_run, tmp_path, capsys):
@@ -60,7 +53,11 @@ def test_the_hierarchical_reader_exports_with_a_dynamic_batch(tmp_path):
     classifier = torch.nn.Sequential(MNISTDataModule().transform, model).eval()
     path = tmp_path / "model.onnx"
     _onnx_program(classifier).save(path, external_data=False)
-    session = onnxruntime.InferenceSession(str(path))
+    assert_onnx_matches(onnxruntime.InferenceSession(str(path)), classifier)
+
+
+def assert_onnx_matches(session: onnxruntime.InferenceSession, classifier: torch.nn.Module) -> None:
+    """The ONNX logits are PyTorch's, for batches of 1 and 37 (the batch axis is dynamic)."""
     rng = np.random.default_rng(0)
     for size in (1, 37):
         images = rng.integers(0, 256, (size, 28, 28)).astype(np.float32)

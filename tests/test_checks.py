@@ -24,6 +24,20 @@ def test_a_block_beside_config_is_refused_and_dotted_keys_pass(tmp_path):
     check_config_files(["fit", "--config", str(tmp_path / "dotted.yaml")])
 
 
+def test_a_block_naming_another_class_replaces_the_section_unless_it_drops_a_setting(tmp_path):
+    adam = "optimizer:\n  class_path: torch.optim.Adam\n  init_args:\n    lr: 0.003\n"
+    (tmp_path / "base.yaml").write_text(adam)
+    sgd = "optimizer:\n  class_path: torch.optim.SGD\n  init_args:\n    momentum: 0.9\n"
+    (tmp_path / "sgd.yaml").write_text(f"config: base.yaml\n{sgd}")
+    with pytest.raises(OptionError, match=r"sgd.yaml: .*'optimizer:' .* drops its lr: 0.003"):
+        check_config_files(["fit", "--config", str(tmp_path / "sgd.yaml")])
+    (tmp_path / "restated.yaml").write_text(f"config: base.yaml\n{sgd}    lr: 0.003\n")
+    check_config_files(["fit", "--config", str(tmp_path / "restated.yaml")])
+    (tmp_path / "same.yaml").write_text(f"config: base.yaml\n{adam.replace('lr', 'eps')}")
+    with pytest.raises(OptionError, match=r"same.yaml: the block 'optimizer:' .* would reset"):
+        check_config_files(["fit", "--config", str(tmp_path / "same.yaml")])
+
+
 def test_an_included_file_is_checked_too(tmp_path):
     (tmp_path / "bad.yaml").write_text("trainer:\n  max_epochs: [1\n")
     (tmp_path / "top.yaml").write_text("config: bad.yaml\nmodel.init: chrono\n")

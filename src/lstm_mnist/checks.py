@@ -4,6 +4,8 @@ The CLI calls these before it builds anything, so that a bad value is one line n
 key or value, not a traceback from deep inside torch or Lightning, and no folder is left behind.
 """
 
+import importlib
+import inspect
 from pathlib import Path
 
 import torch
@@ -113,17 +115,62 @@ def _check_layering(path: Path, settings: dict) -> None:
 
     jsonargparse (4.53) resets the whole section to the code's defaults before it applies the
     block, so ``model: {init: chrono}`` after ``config: best.yaml`` loses best.yaml's model.
-    Dotted keys (``model.init: chrono``) change one setting and keep the rest.
+    Dotted keys (``model.init: chrono``) change one setting and keep the rest. A block that
+    names another class (``lr_scheduler: {class_path: OneCycleLR, ...}``) means to replace the
+    section whole, and may, unless the new class takes a setting the included file makes.
     """
+    included = path.parent / settings["config"]
     for section, block in settings.items():
-        if section != "config" and isinstance(block, dict) and block:
-            key = next(iter(block))
-            raise OptionError(
-                f"config file {path}: the block '{section}:' beside 'config: "
-                f"{settings['config']}' would reset every {section} setting that file makes; "
-                f"write each key dotted ('{section}.{key}: ...'), or drop 'config:' and give both: "
-                f"--config {path.parent / settings['config']} --config {path}"
-            )
+        if section == "config" or not isinstance(block, dict) or not block:
+            continue
+        old_class, old_args = _class_in(included, section)
+        new_class = block.get("class_path")
+        if new_class and old_class and _short(new_class) != _short(old_class):
+            _check_nothing_dropped(path, section, new_class, old_args, block)
+            continue
+        key = next(iter(block))
+        raise OptionError(
+            f"config file {path}: the block '{section}:' beside 'config: "
+            f"{settings['config']}' would reset every {section} setting that file makes; "
+            f"write each key dotted ('{section}.{key}: ...'), or drop 'config:' and give both: "
+            f"--config {included} --config {path}"
+        )
+
+
+def _class_in(path: Path, section: str) -> tuple[str | None, dict]:
+    """The class a config file (or the file it includes) names for a section, and its init_args."""
+    if not path.is_file():
+        return None, {}
+    settings = yaml.safe_load(path.read_text()) or {}
+    value = settings.get(section)
+    if isinstance(value, str):
+        return value, {}
+    if isinstance(value, dict) and "class_path" in value:
+        return value["class_path"], value.get("init_args") or {}
+    if isinstance(settings.get("config"), str):
+        return _class_in(path.parent / settings["config"], section)
+    return None, {}
+
+
+def _short(class_path: str) -> str:
+    return class_path.rsplit(".", 1)[-1]
+
+
+def _check_nothing_dropped(path: Path, section: str, class_path: str, old: dict, block: dict):
+    """Refuse a class block that drops a setting its new class would take, e.g. Adam's lr."""
+    module, _, name = class_path.rpartition(".")
+    try:
+        accepted = inspect.signature(getattr(importlib.import_module(module), name)).parameters
+    except (ImportError, AttributeError, ValueError):
+        return  # a short name: jsonargparse resolves it; nothing here to compare against
+    new = block.get("init_args") or {}
+    dropped = [key for key in old if key in accepted and key not in new]
+    if dropped:
+        key = dropped[0]
+        raise OptionError(
+            f"config file {path}: the block '{section}:' replaces the included file's "
+            f"{section} and drops its {key}: {old[key]}; restate it under init_args"
+        )
 
 
 def one_line(message: str) -> str:

@@ -76,6 +76,8 @@ ELASTIC_16 = ["--data.elastic_alpha", "16"]
 ERASING = ["--data.erase_probability", "0.5"]  # Zhong et al.'s (2017) rate
 # An LSTM(16) reads each row's pixels, the stack each row beside its summary: 26,230 parameters.
 HIERARCHICAL = ["--model.row_hidden_size", "16", "--model.hidden_size", "38"]
+# A wider row summary, a narrower stack: 25,492 parameters.
+HIERARCHICAL_24 = ["--model.row_hidden_size", "24", "--model.hidden_size", "35"]
 SMOOTHING = ["--model.label_smoothing", "0.1"]
 EPOCHS_80 = ["--trainer.max_epochs", "80", "--lr_scheduler.T_max", "80"]
 
@@ -110,6 +112,10 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
         (
             "best recipe, hierarchical: LSTM(16) per row",
             ["--config", BEST, *FASHION, *HIERARCHICAL],
+        ),
+        (
+            "best recipe, hierarchical: LSTM(24) per row, 2 x LSTM(35)",
+            ["--config", BEST, *FASHION, *HIERARCHICAL_24],
         ),
     ],
     # The 784-step scans again, trained with the best recipe (cosine over the 3 short epochs);

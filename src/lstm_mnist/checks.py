@@ -156,7 +156,9 @@ def _short(class_path: str) -> str:
     return class_path.rsplit(".", 1)[-1]
 
 
-def _check_nothing_dropped(path: Path, section: str, class_path: str, old: dict, block: dict):
+def _check_nothing_dropped(
+    path: Path, section: str, class_path: str, old: dict, block: dict
+) -> None:
     """Refuse a class block that drops a setting its new class would take, e.g. Adam's lr."""
     module, _, name = class_path.rpartition(".")
     try:

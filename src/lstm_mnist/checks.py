@@ -123,9 +123,9 @@ def _check_layering(path: Path, settings: dict) -> None:
     for section, block in settings.items():
         if section == "config" or not isinstance(block, dict) or not block:
             continue
-        old_class, old_args = _class_in(included, section)
         new_class = block.get("class_path")
-        if new_class and old_class and _short(new_class) != _short(old_class):
+        old_class, old_args = _class_in(included, section) if new_class else (None, {})
+        if old_class and _short(new_class) != _short(old_class):
             _check_nothing_dropped(path, section, new_class, old_args, block)
             continue
         key = next(iter(block))

@@ -118,8 +118,8 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
             "best recipe, hierarchical: LSTM(24) per row, 2 x LSTM(35)",
             ["--config", BEST, *FASHION, *HIERARCHICAL_24],
         ),
-        # The model underfits Fashion-MNIST (docs/experiments.md): less regularisation, a
-        # gradient to every row, more epochs.
+        # With augmentation the model underfits Fashion-MNIST (docs/experiments.md): less
+        # regularisation, a gradient to every row, more epochs.
         ("best recipe, no augmentation", ["--config", BEST, *FASHION, *NO_AUGMENTATION]),
         ("best recipe + mean readout", ["--config", BEST, *FASHION, "--model.readout", "mean"]),
         ("best recipe, 80 epochs", ["--config", BEST, *FASHION, *EPOCHS_80]),

@@ -124,6 +124,10 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
         ("best recipe + mean readout", ["--config", BEST, *FASHION, "--model.readout", "mean"]),
         ("best recipe, 80 epochs", ["--config", BEST, *FASHION, *EPOCHS_80]),
         ("best recipe, 160 epochs", ["--config", BEST, *FASHION, *EPOCHS_160]),
+        (
+            "best recipe, hierarchical: LSTM(16) per row, 80 epochs",
+            ["--config", BEST, *FASHION, *HIERARCHICAL, *EPOCHS_80],
+        ),
     ],
     # The 784-step scans again, trained with the best recipe (cosine over the 3 short epochs);
     # then with configs/pixels.yaml, on a CPU-sized subset (PIXELS_CPU) and in full on a GPU.

@@ -5,7 +5,9 @@ import signal
 from types import SimpleNamespace
 
 import pytest
+from lightning import Trainer
 from lightning.fabric.plugins.environments import SLURMEnvironment
+from lightning.pytorch.demos.boring_classes import BoringModel
 from lightning.pytorch.trainer.connectors.signal_connector import _SignalConnector
 
 from lstm_mnist.signals import InterruptBetweenBatches, RequeueBetweenBatches
@@ -81,3 +83,29 @@ def test_python_s_handler_is_back_after_the_fit_and_an_ignored_ctrl_c_stays_igno
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as in a background job
     callback.on_fit_start(None, None)
     assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+
+
+class _FailingModel(BoringModel):
+    def training_step(self, batch, batch_idx):
+        raise ValueError("a fit that fails")
+
+
+def test_after_a_failed_fit_ctrl_c_interrupts_and_the_next_fit_defers_it_again(sigint_restored):
+    # Lightning puts back the handlers it found after on_fit_start (ours) when a fit fails.
+    trainer = Trainer(
+        max_steps=1,
+        callbacks=[InterruptBetweenBatches()],
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    with pytest.raises(ValueError):
+        trainer.fit(_FailingModel())
+    with pytest.raises(KeyboardInterrupt):  # what Python's own handler does, not a TypeError
+        os.kill(os.getpid(), signal.SIGINT)
+    callback = InterruptBetweenBatches()
+    callback.on_fit_start(None, None)
+    os.kill(os.getpid(), signal.SIGINT)
+    with pytest.raises(KeyboardInterrupt):
+        callback.on_train_batch_end(None)

@@ -46,19 +46,22 @@ class InterruptBetweenBatches(_BetweenBatches):
     def __init__(self) -> None:
         """Nothing to set: the signal is SIGINT and what follows is Lightning's."""
         self._pending = False
-        self._previous = None
+        self._installed = False
 
     @override
     def on_fit_start(self, trainer, pl_module) -> None:
         # Only over Python's own handler: a process started with SIGINT ignored (a background
         # job) keeps ignoring it, and a handler someone else installed stays theirs.
         main = threading.current_thread() is threading.main_thread()
-        if main and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            self._previous = signal.signal(signal.SIGINT, self._remember)
+        if main and _pythons_own(signal.getsignal(signal.SIGINT)):
+            signal.signal(signal.SIGINT, self._remember)
+            self._installed = True
 
     def _remember(self, signum, frame) -> None:
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: at once
+        if not self._installed:  # left behind after its fit (see _pythons_own): Python's way
+            raise KeyboardInterrupt
         self._pending = True
-        signal.signal(signal.SIGINT, self._previous)  # a second Ctrl-C: at once
 
     def _handle(self, trainer) -> None:
         if self._pending:
@@ -78,9 +81,20 @@ class InterruptBetweenBatches(_BetweenBatches):
         self._restore()
 
     def _restore(self) -> None:
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        if self._installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+            self._installed = False
+
+
+def _pythons_own(handler) -> bool:
+    """Python's SIGINT handler, or one this class left behind, which then acts as Python's.
+
+    Lightning notes the handlers it finds after on_fit_start and puts them back last when a fit
+    fails, after our on_exception: a fit that raised leaves our handler installed.
+    """
+    owner = getattr(handler, "__self__", None)
+    left = isinstance(owner, InterruptBetweenBatches) and not owner._installed
+    return handler is signal.default_int_handler or left
 
 
 class RequeueBetweenBatches(_BetweenBatches):

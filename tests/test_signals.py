@@ -100,7 +100,7 @@ def test_after_a_failed_fit_ctrl_c_interrupts_and_the_next_fit_defers_it_again(s
         enable_progress_bar=False,
         enable_model_summary=False,
     )
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="a fit that fails"):
         trainer.fit(_FailingModel())
     with pytest.raises(KeyboardInterrupt):  # what Python's own handler does, not a TypeError
         os.kill(os.getpid(), signal.SIGINT)

@@ -206,14 +206,34 @@ def test_one_cycle_steps_after_every_batch(tiny_data_dir, tmp_path):
     assert (config.interval, config.scheduler.last_epoch) == ("step", 2)
 
 
-def test_bf16_mixed_precision_trains_on_cpu(tiny_data_dir, tmp_path):
+def _cpu_runs_bf16_lstm() -> bool:
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        try:
+            torch.nn.LSTM(2, 2)(torch.zeros(3, 1, 2))
+        except RuntimeError:  # oneDNN without bfloat16 RNNs (AVX2 CPUs)
+            return False
+    return True
+
+
+def test_bf16_mixed_precision_trains_on_a_cpu_that_can_or_says_it_cannot(
+    tiny_data_dir, tmp_path, capsys
+):
     # The GPU preset's bf16 option, exercised where the tests run: autocast on CPU.
     args = ["fit", "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir)]
-    args += ["--data.val_size", "50", "--trainer.default_root_dir", str(tmp_path)]
+    args += ["--data.val_size", "50", "--trainer.default_root_dir", str(tmp_path / "runs")]
     args += ["--trainer.precision", "bf16-mixed", "--trainer.fast_dev_run", "true", *QUIET]
-    cli = run_cli(args)
-    assert cli.trainer.precision == "bf16-mixed"
-    assert cli.trainer.state.finished
+    if _cpu_runs_bf16_lstm():
+        cli = run_cli(args)
+        assert cli.trainer.precision == "bf16-mixed"
+        assert cli.trainer.state.finished
+        return
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(args)
+    assert exit_.value.code == (
+        "error: --trainer.precision bf16-mixed: this CPU's oneDNN has no bfloat16 LSTM (it needs "
+        "AVX512-BF16 or AMX); use 32-true here, or bf16-mixed on a GPU"
+    )
+    assert not (tmp_path / "runs").exists()
 
 
 # The doors users walk through: the installed script, from a folder that is not the checkout.

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.cli import instantiate_class
 from lightning.pytorch.utilities import rank_zero_warn
 
@@ -36,6 +37,25 @@ def check_checkpointing(config) -> None:
             "--test_after_fit tests the best checkpoint, which --trainer.enable_checkpointing "
             "false does not save: drop one of the two"
         )
+
+
+def check_cpu_bf16(trainer) -> None:
+    """Refuse bf16 autocast on a CPU whose oneDNN has no bfloat16 LSTM.
+
+    On such a CPU (AVX2, without AVX512-BF16 or AMX) the first LSTM step raises "could not create
+    a primitive descriptor"; a one-step LSTM asks oneDNN before the run starts.
+    """
+    if trainer.precision != "bf16-mixed" or not isinstance(trainer.accelerator, CPUAccelerator):
+        return
+    lstm = torch.nn.LSTM(1, 1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        try:
+            lstm(torch.zeros(1, 1, 1))
+        except RuntimeError:
+            raise OptionError(
+                "--trainer.precision bf16-mixed: this CPU's oneDNN has no bfloat16 LSTM (it "
+                "needs AVX512-BF16 or AMX); use 32-true here, or bf16-mixed on a GPU"
+            ) from None
 
 
 def _build(key: str, spec, first_argument):

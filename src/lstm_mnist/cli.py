@@ -46,6 +46,7 @@ from lstm_mnist.checks import (
     check_checkpointing,
     check_config_files,
     check_cosine_length,
+    check_cpu_bf16,
     check_one_cycle_length,
     check_optimization,
     one_line,
@@ -262,6 +263,7 @@ class LSTMMnistCLI(LightningCLI):
         # Lightning appends its own callbacks (progress bar, model summary) to the config's list.
         configured = list(self._run(self.config_init).trainer.get("callbacks") or [])
         trainer = super().instantiate_trainer(**kwargs)
+        check_cpu_bf16(trainer)
         trainer.callbacks = self._callbacks_of_this_run(trainer, configured)
         if type(trainer.profiler) is PassThroughProfiler:  # none configured: see tuning.py
             trainer.profiler = NoProfiler()

@@ -101,6 +101,7 @@ def test_settings_reruns_part_of_a_grid_and_keeps_the_other_rows(
         ("a", "1", "25162"),
         ("b", "0", "26954"),
     ]
+    assert all(r["seconds"].isdigit() for r in rows)  # rewritten rows keep whole seconds
     with pytest.raises(OptionError, match="grid padding has no setting 'c'; its settings"):
         experiments.run_grid("padding", settings=["c"], **run)
 

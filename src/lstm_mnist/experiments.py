@@ -448,7 +448,8 @@ def _read_csv(path: Path) -> list[dict]:
     with path.open(newline="") as file:
         rows = list(csv.DictReader(file))
     for row in rows:
-        row["test_acc"], row["seconds"] = float(row["test_acc"]), float(row["seconds"])
+        # seconds are whole (round() at the run); older CSVs wrote them as 662.0
+        row["test_acc"], row["seconds"] = float(row["test_acc"]), round(float(row["seconds"]))
         row["parameters"] = int(row["parameters"])
     return rows
 

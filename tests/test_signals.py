@@ -28,14 +28,16 @@ def trainer():
         signal.signal(sig, handler)
 
 
-def test_the_signal_is_handled_at_the_next_batch_end_not_when_it_comes(trainer):
+def test_the_requeue_waits_for_the_next_training_batch_end_not_validation(trainer):
     callback = RequeueBetweenBatches()
     callback.on_fit_start(trainer, None)
     os.kill(os.getpid(), signal.SIGUSR1)
     assert trainer.calls == []  # not inside whatever the main thread was doing
+    callback.on_validation_batch_end(trainer, None, None, None, 0)
+    assert trainer.calls == []  # a checkpoint saved mid-validation resumes without its end
     callback.on_train_batch_end(trainer)
     assert trainer.calls == [signal.SIGUSR1]
-    callback.on_validation_batch_end(trainer)
+    callback.on_train_batch_end(trainer)
     assert trainer.calls == [signal.SIGUSR1]  # once per signal
 
 

@@ -8,8 +8,8 @@ waits for the lock forever, and the process hangs: seen here in one of four runs
 tests/test_slurm.py (py-spy showed the flush waiting), and once after a Ctrl-C in
 tests/test_distributed.py ("Detected KeyboardInterrupt, attempting graceful shutdown ..." and no
 exit; no stack was taken, so that cause is the likely one, not a proven one). So both signals
-only leave a note, and the callbacks act on it at the end of the next training or validation
-batch.
+only leave a note, and the callbacks act on it at the end of the next batch (training or
+validation for Ctrl-C, training for the requeue).
 """
 
 import signal
@@ -22,14 +22,10 @@ from typing_extensions import override
 
 
 class _BetweenBatches(Callback):
-    """Act on a signal that came during a batch at that batch's end (training or validation)."""
+    """Act on a signal that came during a batch at the end of the next training batch."""
 
     @override
     def on_train_batch_end(self, trainer, *args) -> None:
-        self._handle(trainer)
-
-    @override
-    def on_validation_batch_end(self, trainer, *args) -> None:
         self._handle(trainer)
 
     def _handle(self, trainer) -> None:
@@ -62,6 +58,10 @@ class InterruptBetweenBatches(_BetweenBatches):
         if not self._installed:  # left behind after its fit (see _pythons_own): Python's way
             raise KeyboardInterrupt
         self._pending = True
+
+    @override
+    def on_validation_batch_end(self, trainer, *args) -> None:
+        self._handle(trainer)  # a stop need not wait for the validation pass to end
 
     def _handle(self, trainer) -> None:
         if self._pending:
@@ -101,7 +101,10 @@ class RequeueBetweenBatches(_BetweenBatches):
     """Handle SLURM's requeue signal at the end of the next batch.
 
     It takes the signal first (Lightning then installs no handler of its own) and runs Lightning's
-    handling of it at the end of the next training or validation batch.
+    handling of it at the end of the next training batch. Not during validation: Lightning resumes
+    a checkpoint saved there without finishing that validation, so the epoch's val/acc and its
+    best checkpoint would be lost (seen in tests/test_slurm.py, 2026-12-04). The wait is one
+    validation pass, within the 90 s that --signal=SIGUSR1@90 gives.
     """
 
     def __init__(self) -> None:

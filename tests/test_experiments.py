@@ -18,18 +18,21 @@ def test_a_grid_writes_its_csv_and_markdown_table(tiny_data_dir, tmp_path, monke
         ("pad_width 14", ["--config", experiments.DEFAULT, "--data.pad_width", "14", *tiny]),
     ]
     monkeypatch.setitem(experiments.GRIDS, "reproduction", grid)
-    experiments.run_grid(
-        "reproduction", seeds=[0, 1], data_dir=str(tiny_data_dir), out_dir=str(tmp_path)
-    )
+    run = {"data_dir": str(tiny_data_dir), "out_dir": str(tmp_path)}
+    experiments.run_grid("reproduction", seeds=[0, 1], workers=2, **run)
     rows = list(csv.DictReader((tmp_path / "reproduction.csv").open()))
-    assert [(r["setting"], r["seed"]) for r in rows] == [
-        ("default", "0"),
-        ("default", "1"),
-        ("pad_width 14", "0"),
-        ("pad_width 14", "1"),
-    ]
+    cells = [("default", "0"), ("default", "1"), ("pad_width 14", "0"), ("pad_width 14", "1")]
+    assert [(r["setting"], r["seed"]) for r in rows] == cells
     assert {r["parameters"] for r in rows} == {"25162", "26954"}
     assert rows[0]["epochs"] == "1"
+    assert {r["threads"] for r in rows} == {"1"}  # each worker process, one thread
+    runs = tmp_path / "lightning_logs" / "reproduction"
+    assert sorted(path.name for path in runs.iterdir()) == [
+        "default_seed0",
+        "default_seed1",
+        "pad_width_14_seed0",
+        "pad_width_14_seed1",
+    ]
     table = (tmp_path / "reproduction.md").read_text()
     mean = 100 * (float(rows[0]["test_acc"]) + float(rows[1]["test_acc"])) / 2
     assert f"| default | {mean:.2f} +- " in table
@@ -43,9 +46,7 @@ def test_a_grid_writes_its_csv_and_markdown_table(tiny_data_dir, tmp_path, monke
     experiments.run_grid("reproduction", out_dir=str(tmp_path), render_only=True)
     assert (tmp_path / "reproduction.md").read_text() == table
     # rescore tests and validates each run's best checkpoint again: the same code, the same scores
-    experiments.run_grid(
-        "reproduction", data_dir=str(tiny_data_dir), out_dir=str(tmp_path), rescore=True
-    )
+    experiments.run_grid("reproduction", rescore=True, **run)
     again = list(csv.DictReader((tmp_path / "reproduction.csv").open()))
     for before, after in zip(rows, again, strict=True):
         assert after["scored"].startswith("re-scored from epoch00-val_acc")
@@ -54,6 +55,18 @@ def test_a_grid_writes_its_csv_and_markdown_table(tiny_data_dir, tmp_path, monke
             before["best_val_acc"],
         )
     assert experiments.RESCORED_NOTE in (tmp_path / "reproduction.md").read_text()
+    # settings and seeds rerun part of the grid: the other rows are kept, in the grid's order
+    experiments.run_grid("reproduction", settings=["default"], seeds=[1], **run)
+    rerun = list(csv.DictReader((tmp_path / "reproduction.csv").open()))
+    assert [(r["setting"], r["seed"]) for r in rerun] == cells
+    assert [r["scored"] for r in rerun] == [
+        again[0]["scored"],
+        "at fit",
+        *(r["scored"] for r in again[2:]),
+    ]
+    assert all(r["seconds"].isdigit() for r in rerun)  # rewritten rows keep whole seconds
+    with pytest.raises(OptionError, match="grid reproduction has no setting 'c'; its settings"):
+        experiments.run_grid("reproduction", settings=["c"], **run)
 
 
 CELLS = [(grid, name, args) for grid, cells in experiments.GRIDS.items() for name, args in cells]
@@ -69,41 +82,6 @@ def test_every_grid_cell_is_a_valid_command_line(grid, name, args, tmp_path, mon
     cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=full, run=False)
     if grid in ("best", "levers", "fashion", "record") and "seed" not in name:
         assert sum(p.numel() for p in cli.model.parameters()) <= 26_570  # the seed's padded model
-
-
-def test_workers_run_cells_in_their_own_processes_and_folders(tiny_data_dir, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    tiny = ["--config", experiments.DEFAULT, "--data.val_size", "50", "--trainer.max_epochs", "1"]
-    monkeypatch.setitem(experiments.GRIDS, "padding", [("pad 0", tiny)])
-    experiments.run_grid(
-        "padding", seeds=[0, 1], data_dir=str(tiny_data_dir), out_dir=str(tmp_path), workers=2
-    )
-    rows = list(csv.DictReader((tmp_path / "padding.csv").open()))
-    assert [(r["seed"], r["threads"]) for r in rows] == [("0", "1"), ("1", "1")]
-    runs = tmp_path / "lightning_logs" / "padding"
-    assert sorted(path.name for path in runs.iterdir()) == ["pad_0_seed0", "pad_0_seed1"]
-
-
-def test_settings_reruns_part_of_a_grid_and_keeps_the_other_rows(
-    tiny_data_dir, tmp_path, monkeypatch
-):
-    monkeypatch.chdir(tmp_path)
-    tiny = ["--config", experiments.DEFAULT, "--data.val_size", "50", "--trainer.max_epochs", "1"]
-    grid = [("a", tiny), ("b", [*tiny, "--data.pad_width", "14"])]
-    monkeypatch.setitem(experiments.GRIDS, "padding", grid)
-    run = {"seeds": [0], "data_dir": str(tiny_data_dir), "out_dir": str(tmp_path)}
-    experiments.run_grid("padding", settings=["b"], **run)
-    experiments.run_grid("padding", settings=["a"], **run)
-    experiments.run_grid("padding", settings=["a"], **{**run, "seeds": [1]})
-    rows = list(csv.DictReader((tmp_path / "padding.csv").open()))
-    assert [(r["setting"], r["seed"], r["parameters"]) for r in rows] == [
-        ("a", "0", "25162"),
-        ("a", "1", "25162"),
-        ("b", "0", "26954"),
-    ]
-    assert all(r["seconds"].isdigit() for r in rows)  # rewritten rows keep whole seconds
-    with pytest.raises(OptionError, match="grid padding has no setting 'c'; its settings"):
-        experiments.run_grid("padding", settings=["c"], **run)
 
 
 def test_the_table_names_where_its_runs_ran_even_when_older_rows_do_not_say():

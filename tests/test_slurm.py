@@ -184,16 +184,6 @@ def assert_one_continuous_run(cwd: Path, job_id: str, epochs: int) -> None:
         assert len(steps) == len(set(steps)) == count, (tag, steps)  # each step drawn once
 
 
-def test_a_cpu_job_with_fit_arguments_completes(slurm, tiny_data_dir, tmp_path):
-    job_id = submit(slurm, tmp_path, tiny_data_dir, ["--ntasks-per-node=1"], epochs=2)
-    fields = finished(slurm, job_id)
-    log = (tmp_path / f"slurm-{job_id}.out").read_text()
-    assert fields["JobState"] == "COMPLETED", log[-3000:]
-    assert fields["Restarts"] == "0", log[-3000:]
-    assert "Traceback" not in log
-    assert_one_continuous_run(tmp_path, job_id, epochs=2)
-
-
 @pytest.mark.parametrize("how", ["scontrol requeue", "SIGUSR1"])
 def test_a_requeued_job_resumes_its_own_run(how, slurm, tiny_data_dir, tmp_path):
     epochs = 12
@@ -225,10 +215,17 @@ def test_two_tasks_are_one_ddp_run(slurm, tiny_data_dir, tmp_path):
     assert last["global_step"] == 2 * -(-(TINY_TRAIN - VAL) // (2 * BATCH))  # each rank half
 
 
-def test_a_first_start_never_continues_an_old_run(slurm, tiny_data_dir, tmp_path):
+def test_a_cpu_job_completes_and_a_first_start_never_continues_an_old_run(
+    slurm, tiny_data_dir, tmp_path
+):
+    first = submit(slurm, tmp_path, tiny_data_dir, ["--ntasks-per-node=1"], epochs=2)
+    fields = finished(slurm, first)
+    log = (tmp_path / f"slurm-{first}.out").read_text()
+    assert fields["JobState"] == "COMPLETED", log[-3000:]
+    assert fields["Restarts"] == "0", log[-3000:]
+    assert "Traceback" not in log
+    assert_one_continuous_run(tmp_path, first, epochs=2)
     # Job ids start again on a rebuilt cluster: a stale folder of the same id is refused.
-    first = submit(slurm, tmp_path, tiny_data_dir, ["--ntasks-per-node=1"], epochs=1)
-    finished(slurm, first)
     stale = tmp_path / "runs" / f"slurm-{int(first) + 1}"
     shutil.copytree(tmp_path / "runs" / f"slurm-{first}", stale)
     second = submit(slurm, tmp_path, tiny_data_dir, ["--ntasks-per-node=1"], epochs=1)

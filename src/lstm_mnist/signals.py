@@ -98,7 +98,7 @@ def _pythons_own(handler) -> bool:
 
 
 class RequeueBetweenBatches(_BetweenBatches):
-    """Handle SLURM's requeue signal at the end of the next batch.
+    """Handle SLURM's requeue signal at the end of the next training batch.
 
     It takes the signal first (Lightning then installs no handler of its own) and runs Lightning's
     handling of it at the end of the next training batch. Not during validation: Lightning resumes

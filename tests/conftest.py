@@ -86,3 +86,16 @@ def fitted_run(tiny_data_dir, tmp_path_factory):
     ]
     cli = run_cli(args)
     return workdir / "lightning_logs" / "version_0", cli.trainer.checkpoint_callback.best_model_path
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Hand the long groups (one SLURM cluster, one demo server) to the workers first.
+
+    ``--dist loadgroup`` gives out work in collection order; a group collected last keeps one
+    worker busy for a minute or more after the other has run out of tests.
+    """
+
+    def group(item: pytest.Item) -> int:
+        return 0 if item.get_closest_marker("xdist_group") else 1
+
+    items.sort(key=group)  # stable: the order within each part is kept

@@ -1,16 +1,24 @@
 """A checkpoint is all that test/validate/predict need, and a bad one is one line naming it.
 
 Run as users run it: the installed script, in a subprocess, from a folder that is not the
-checkout.
+checkout; the further checks of the same doors run its ``cli_main`` in-process.
 """
 
 import shutil
+from functools import partial
 
 import pytest
 import torch
 
 from lstm_mnist.checkpoint import CheckpointError, load_run, read_checkpoint, trained_settings
-from tests.helpers import CONFIGS, QUIET, assert_one_line_error, best_checkpoint, lstm_mnist
+from tests.helpers import (
+    CONFIGS,
+    QUIET,
+    assert_one_line_error,
+    best_checkpoint,
+    in_process,
+    lstm_mnist,
+)
 
 
 def bad_checkpoint(kind: str, good, folder):
@@ -28,9 +36,9 @@ def bad_checkpoint(kind: str, good, folder):
     return path
 
 
-# Each way a checkpoint can be bad, and what the message says. Through the script: a typo and an
-# interrupted copy (each start of the script costs ~7 s of the suite's 5 minutes); every kind's
-# message is checked in-process below.
+# Each way a checkpoint can be bad, and what the message says. Through the script: a typo; the
+# others through its cli_main in-process (each start of the script costs ~7 s of the suite's 5
+# minutes).
 BAD = [
     ("missing", "does not exist"),
     ("empty", "is empty"),
@@ -41,11 +49,12 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "says"), [BAD[0], BAD[2]])
-def test_a_bad_checkpoint_is_one_line_that_names_it(kind, says, trained_run, tmp_path):
+@pytest.mark.parametrize(("kind", "says"), BAD)
+def test_a_bad_checkpoint_is_one_line_that_names_it(kind, says, trained_run, tmp_path, capsys):
     path = bad_checkpoint(kind, best_checkpoint(trained_run), tmp_path)
     before = sorted(tmp_path.iterdir())
-    result = lstm_mnist("validate", "--ckpt_path", path, cwd=tmp_path)
+    run = lstm_mnist if kind == "missing" else partial(in_process, capsys=capsys)
+    result = run("validate", "--ckpt_path", path, cwd=tmp_path)
     assert result.returncode == 1
     assert_one_line_error(result, str(path), says)
     assert sorted(tmp_path.iterdir()) == before  # nothing written
@@ -66,10 +75,10 @@ def test_test_takes_the_model_from_its_checkpoint(trained_run, tmp_path):
 
 
 def test_an_explicit_option_that_contradicts_the_checkpoint_is_named(
-    trained_run, tiny_data_dir, tmp_path
+    trained_run, tiny_data_dir, tmp_path, capsys
 ):
     args = ["test", "--ckpt_path", best_checkpoint(trained_run), "--data.pad_width", "0"]
-    result = lstm_mnist(*args, "--data.data_dir", tiny_data_dir, cwd=tmp_path)
+    result = in_process(*args, "--data.data_dir", tiny_data_dir, cwd=tmp_path, capsys=capsys)
     assert result.returncode == 1
     assert_one_line_error(result, "--data.pad_width 0", "drop it")
 

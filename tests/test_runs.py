@@ -7,14 +7,14 @@ import yaml
 
 from lstm_mnist.errors import OptionError
 from lstm_mnist.runs import check_folder, differences, run_settings
-from tests.helpers import CONFIGS, QUIET, assert_one_line_error, copy_run, lstm_mnist
+from tests.helpers import CONFIGS, QUIET, assert_one_line_error, copy_run, in_process, lstm_mnist
 
 
 def fingerprint(run) -> dict:
     return {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in run.glob("checkpoints/*")}
 
 
-def test_resume_refuses_a_run_of_other_settings(trained_run, tiny_data_dir, tmp_path):
+def test_resume_refuses_a_run_of_other_settings(trained_run, tiny_data_dir, tmp_path, capsys):
     # A padded run, then a default-config fit stopped before its first checkpoint: resuming
     # the default fit must not continue the padded run.
     root = tmp_path / "runs"
@@ -23,7 +23,7 @@ def test_resume_refuses_a_run_of_other_settings(trained_run, tiny_data_dir, tmp_
     before = fingerprint(padded)
     args = ["fit", "--config", CONFIGS / "default.yaml", "--data.data_dir", tiny_data_dir]
     args += ["--data.val_size", "50", "--trainer.default_root_dir", root, "--ckpt_path", "last"]
-    result = lstm_mnist(*args, cwd=tmp_path)
+    result = in_process(*args, cwd=tmp_path, capsys=capsys)
     assert result.returncode == 1
     assert_one_line_error(result, str(padded), "data.pad_width=14")
     assert fingerprint(padded) == before
@@ -43,9 +43,9 @@ def test_resume_continues_the_run_of_the_same_settings(trained_run, tiny_data_di
     assert sorted(path.name for path in tmp_path.iterdir()) == ["runs"]
 
 
-def test_nothing_to_resume_is_said_in_one_line(tiny_data_dir, tmp_path):
+def test_nothing_to_resume_is_said_in_one_line(tiny_data_dir, tmp_path, capsys):
     args = ["fit", "--config", CONFIGS / "default.yaml", "--data.data_dir", tiny_data_dir]
-    result = lstm_mnist(*args, "--ckpt_path", "last", cwd=tmp_path)
+    result = in_process(*args, "--ckpt_path", "last", cwd=tmp_path, capsys=capsys)
     assert result.returncode == 1
     assert_one_line_error(result, "nothing to resume", "without --ckpt_path")
     assert list(tmp_path.iterdir()) == []

@@ -128,6 +128,10 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
             "best recipe, hierarchical: LSTM(16) per row, 80 epochs",
             ["--config", BEST, *FASHION, *HIERARCHICAL, *EPOCHS_80],
         ),
+        (
+            "best recipe, no augmentation, 80 epochs",
+            ["--config", BEST, *FASHION, *NO_AUGMENTATION, *EPOCHS_80],
+        ),
     ],
     # The 784-step scans again, trained with the best recipe (cosine over the 3 short epochs);
     # then with configs/pixels.yaml, on a CPU-sized subset (PIXELS_CPU) and in full on a GPU.

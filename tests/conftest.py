@@ -88,6 +88,16 @@ def fitted_run(tiny_data_dir, tmp_path_factory):
     return workdir / "lightning_logs" / "version_0", cli.trainer.checkpoint_callback.best_model_path
 
 
+@pytest.fixture(scope="session")
+def cropped_checkpoint(tiny_data_dir, tmp_path_factory) -> str:
+    """The best checkpoint of a one-epoch fit that reads the digits cropped by 2 (24 rows)."""
+    workdir = tmp_path_factory.mktemp("cropped")
+    args = ["fit", "--config", str(CONFIGS / "default.yaml"), "--data.crop", "2"]
+    args += ["--data.data_dir", str(tiny_data_dir), "--data.val_size", "50"]
+    args += ["--trainer.max_epochs", "1", "--trainer.default_root_dir", str(workdir), *QUIET]
+    return run_cli(args).trainer.checkpoint_callback.best_model_path
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Hand the long groups (one SLURM cluster, one demo server) to the workers first.
 

@@ -315,6 +315,7 @@ def test_a_bad_option_is_one_line_that_names_it(options, named, code, tiny_data_
         (["--data.data_dir", "afile"], "data option data_dir='afile' is a file: name the folder"),
         (["--lr_scheduler.factor", "2"], "lr_scheduler ReduceLROnPlateau: Factor should be < 1"),
         (["--data.pad_width", "-1"], "data option pad_width=-1 must be 0 or more"),
+        (["--data.crop", "14"], "data option crop=14 must be in [0, 14) pixels"),
         (["--model.num_layers", "0"], "model option num_layers=0 must be at least 1"),
         (["--data.val_size", "100000"], "val_size=100000 must be smaller than the 300"),
         (["--data.pad_width", "many"], "Expected a <class 'int'>. Got value: many"),

@@ -84,7 +84,7 @@ def test_scan_orders(tiny_data_dir):
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("pad_width", -1), ("val_size", 0), ("batch_size", 0)]
+    ("option", "value"), [("pad_width", -1), ("val_size", 0), ("batch_size", 0), ("crop", 14)]
 )
 def test_bad_options_name_the_option(option, value):
     with pytest.raises(ValueError, match=f"{option}={value}"):

@@ -9,7 +9,7 @@ import torch
 
 from lstm_mnist.cli import gathered
 from lstm_mnist.demo import at_row, read_drawing, read_photo
-from lstm_mnist.reading import Reader
+from lstm_mnist.reading import Reader, Reading
 from tests.helpers import assert_one_line_error, best_checkpoint, draw_seven, lstm_mnist
 
 
@@ -41,6 +41,22 @@ def test_the_slider_reveals_rows_and_gives_the_guess_there(readers):
     assert torch.equal(shown[6:], digit[6:] // 5)  # the rows still to come, dimmed
     probs = torch.tensor(state["readings"][0][5])
     assert guesses[0] == {str(int(c)): float(probs[c]) for c in probs.argsort(descending=True)[:3]}
+
+
+def test_a_cropped_reader_dims_the_border_it_never_reads(cropped_checkpoint):
+    readers = [Reader(cropped_checkpoint, "cropped")]
+    state = read_drawing({"composite": draw_seven()}, readers)[-2]  # one model: the state
+    assert len(state["readings"][0]) == 24
+    state["digit"] = [[200] * 28] * 28  # ink everywhere, so that every dimmed pixel shows
+    revealed, guess = at_row(12, state, readers)
+    shown = torch.tensor(revealed[::10, ::10]).long()
+    assert (shown[2:13, 2:26] == 200).all()  # rows 2-12: steps 0-10, read
+    assert (shown[13:26, 2:26] == 40).all()  # still to come
+    assert (shown[:2] == 40).all()  # never read
+    assert (shown[:, 26:] == 40).all()
+    reading = Reading(torch.tensor(state["readings"][0]))
+    assert guess == reading.top(3, 10)
+    assert at_row(0, state, readers)[1] == reading.top(3, 0)  # row 0 is cut: the first step's
 
 
 def test_bad_input_is_a_message_on_the_page(readers, tmp_path):

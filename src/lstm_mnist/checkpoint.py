@@ -19,7 +19,7 @@ from lstm_mnist.runs import LOGS, last_checkpoints
 # What the model sees and how it is built; the rest of the data settings (where the files are,
 # the batch size, the images to predict, augmentation) belong to the run that reads the files.
 # val_size and split_seed are here so that `validate` scores the images the fit held out.
-INPUT_SETTINGS = ("dataset", "normalization", "pad_width", "scan", "permutation_seed")
+INPUT_SETTINGS = ("dataset", "normalization", "pad_width", "scan", "permutation_seed", "crop")
 DATA_SETTINGS = (*INPUT_SETTINGS, "val_size", "split_seed")
 LINKED = ("input_size", "num_classes", "seq_len")  # the model's, linked from the data module
 

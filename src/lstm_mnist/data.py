@@ -116,6 +116,7 @@ class MNISTDataModule(L.LightningDataModule):
         pad_width: int = 0,
         scan: ScanOrder = "rows",
         permutation_seed: int = 0,
+        crop: int = 0,
         max_shift: float = 0.0,
         max_rotation: float = 0.0,
         horizontal_flip: bool = False,
@@ -142,6 +143,9 @@ class MNISTDataModule(L.LightningDataModule):
                 ``columns`` (28 x 28), ``pixels`` (784 x 1) or ``permuted`` (784 x 1 in a fixed
                 random order).
             permutation_seed: Seed of the fixed pixel order used by ``scan: permuted``.
+            crop: Pixels cut off each edge of every image before it is read: 2 reads the
+                central 24x24 (99.8% of MNIST's ink) in 24 rows of 24 pixels, a seventh fewer
+                steps to run (``configs/fast.yaml``); augmentation moves the whole 28x28 first.
             max_shift: Training augmentation: move each training image by up to this many
                 pixels in x and y, a new random draw every epoch (0 = off, like the seed).
             max_rotation: Training augmentation: turn each training image by up to this many
@@ -165,6 +169,7 @@ class MNISTDataModule(L.LightningDataModule):
         require(batch_size >= 1, "data", "batch_size", batch_size, "must be at least 1")
         require(val_size >= 1, "data", "val_size", val_size, "must be at least 1")
         require(pad_width >= 0, "data", "pad_width", pad_width, "must be 0 or more")
+        require(0 <= crop < 14, "data", "crop", crop, "must be in [0, 14) pixels")
         require(0 <= max_shift < 14, "data", "max_shift", max_shift, "must be in [0, 14) pixels")
         require(0 <= max_rotation <= 180, "data", "max_rotation", max_rotation, "must be 0-180")
         require(elastic_alpha >= 0, "data", "elastic_alpha", elastic_alpha, "must be 0 or more")
@@ -180,11 +185,12 @@ class MNISTDataModule(L.LightningDataModule):
         self.dataset, self.download, self.batch_size = dataset, download, batch_size
         self.val_size, self.split_seed = val_size, split_seed
         self.normalization, self.pad_width, self.scan = normalization, pad_width, scan
+        self.crop = crop
         self.max_shift, self.max_rotation = max_shift, max_rotation
         self.horizontal_flip, self.elastic_alpha = horizontal_flip, elastic_alpha
         self.erase_probability = erase_probability
         self.transform = ImageToSequence(
-            scan, pad_width, normalization, PIXEL_STATS[dataset], permutation_seed
+            scan, pad_width, normalization, PIXEL_STATS[dataset], permutation_seed, crop
         )
         if isinstance(predict_files, str):  # one file, folder or pattern
             predict_files = [predict_files]
@@ -200,12 +206,12 @@ class MNISTDataModule(L.LightningDataModule):
     @property
     def seq_len(self) -> int:
         """Time steps per image (28 for rows, 784 for pixels); linked to the model's seq_len."""
-        return sequence_shape(self.scan, self.pad_width)[0]
+        return sequence_shape(self.scan, self.pad_width, self.crop)[0]
 
     @property
     def input_size(self) -> int:
         """Features per time step (28 + pad_width for rows); linked to the model's input_size."""
-        return sequence_shape(self.scan, self.pad_width)[1]
+        return sequence_shape(self.scan, self.pad_width, self.crop)[1]
 
     @property
     def num_classes(self) -> int:

@@ -70,10 +70,10 @@ def at_row(row: int, state: dict | None, readers: list[Reader]) -> tuple:
     if not state:
         return (None, *[None] * len(readers))
     digit, readings = torch.tensor(state["digit"], dtype=torch.uint8), state["readings"]
-    hidden = readers[0].data.transform.step_of_pixel() > _step(row, len(readings[0]))
+    steps = [_step(row, reader, len(p)) for reader, p in zip(readers, readings, strict=True)]
     revealed = digit.clone()
-    revealed[hidden] //= 5  # what is still to come, dimmed
-    guesses = [Reading(torch.tensor(p)).top(3, _step(row, len(p))) for p in readings]
+    revealed[readers[0].data.transform.step_of_pixel() > steps[0]] //= 5  # still to come, dimmed
+    guesses = [Reading(torch.tensor(p)).top(3, s) for p, s in zip(readings, steps, strict=True)]
     return (_view(revealed), *guesses)
 
 
@@ -110,8 +110,14 @@ def _message(text: str, models: int) -> tuple:
     return (None, *[None] * models, None, text, None, ROWS - 1)
 
 
-def _step(row: int, steps: int) -> int:
-    """The last time step read once rows 0..row are read (rows: the row itself)."""
+def _step(row: int, reader: Reader, steps: int) -> int:
+    """The last time step read once rows 0..row are read; other scans: that share of the steps.
+
+    Rows: the row's own step, row - crop; above a crop (rows never read) the first step, below
+    it the last.
+    """
+    if reader.data.scan == "rows":
+        return min(max(int(row) - reader.data.crop, 0), steps - 1)
     return (int(row) + 1) * steps // ROWS - 1
 
 

@@ -24,8 +24,8 @@ class Reading:
 
     Attributes:
         probs: Class probabilities after each time step, (steps, classes), on the CPU.
-        steps_are_rows: Whether step t is row t of the image (``scan: rows``), so that the
-            reading can share the image's vertical axis.
+        steps_are_rows: Whether step t is row t of the image (``scan: rows``, no crop), so
+            that the reading can share the image's vertical axis.
         name: The model that read it, as the figures and the page label it.
     """
 
@@ -72,7 +72,8 @@ class Reader:
 def read_digits(model, data, digits: torch.Tensor, name: str = "") -> list[Reading]:
     """uint8 digits (N, 28, 28) -> one Reading each, through the data module's own sequences."""
     running = model.running_probabilities(data.to_sequences(digits.to(model.device)))
-    return [Reading(probs, data.scan == "rows", name) for probs in running.cpu()]
+    rows = data.scan == "rows" and not data.crop
+    return [Reading(probs, rows, name) for probs in running.cpu()]
 
 
 def checkpoint_name(ckpt_path: str) -> str:

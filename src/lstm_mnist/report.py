@@ -72,8 +72,8 @@ MODEL_COLUMNS = (
     "hidden_size", "num_layers", "bidirectional", "dropout", "init", "readout", "label_smoothing"
 )  # fmt: skip
 DATA_COLUMNS = (
-    "dataset", "scan", "pad_width", "normalization", "batch_size", "max_shift", "max_rotation",
-    "horizontal_flip", "elastic_alpha",
+    "dataset", "scan", "pad_width", "crop", "normalization", "batch_size", "max_shift",
+    "max_rotation", "horizontal_flip", "elastic_alpha",
 )  # fmt: skip
 
 

@@ -1,3 +1,4 @@
+import re
 import warnings
 
 import pytest
@@ -255,6 +256,29 @@ def test_a_fit_exits_0_and_writes_only_under_its_root_dir(trained):
     assert best_checkpoint(run).is_file()
     tags = EventAccumulator(str(run)).Reload().Tags()["scalars"]
     assert {"train/acc", "train/lr", "val/loss", "val/acc"} <= set(tags)
+
+
+def test_weight_averaging_tests_after_fit_what_the_checkpoint_holds(
+    tiny_data_dir, tmp_path, capsys, recwarn
+):
+    # The checkpoint holds the averaged weights (its val/acc scored them); the test after the fit
+    # and a later `test --ckpt_path` of the same checkpoint must score the same weights.
+    ema = ["--trainer.callbacks+=EMAWeightAveraging", "--trainer.callbacks.decay=0.5"]
+    args = ["--config", DEFAULT, "--data.data_dir", tiny_data_dir, "--data.val_size", "50", *QUIET]
+    fit = lstm_mnist(
+        "fit", *args, *ema, "--trainer.max_epochs", "2", "--test_after_fit", "true", cwd=tmp_path
+    )
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    assert "Traceback" not in fit.stderr
+    assert "WeightAveraging" not in fit.stderr  # no advice to add it to the test
+    (run,) = (tmp_path / "lightning_logs").iterdir()
+    test = in_process(
+        "test", "--ckpt_path", best_checkpoint(run), *QUIET, cwd=tmp_path, capsys=capsys
+    )
+    assert test.returncode == 0, test.stderr[-3000:]
+    assert not [w for w in recwarn if "WeightAveraging" in str(w.message)]  # nor in a test
+    after_fit, alone = (re.findall(r"test/loss\D*([0-9.]+)", r.stdout) for r in (fit, test))
+    assert after_fit == alone != []
 
 
 def test_testing_without_a_checkpoint_says_which_to_pass(tiny_data_dir, tmp_path):

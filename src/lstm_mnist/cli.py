@@ -24,6 +24,7 @@ from lightning.pytorch.callbacks import (
     ModelCheckpoint,
     RichProgressBar,
     TQDMProgressBar,
+    WeightAveraging,
 )
 from lightning.pytorch.cli import (
     LightningArgumentParser,
@@ -73,6 +74,9 @@ warnings.filterwarnings("ignore", message=r"The dirpath has changed from")
 warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 # Lightning 2.6 calls a torch.utils._pytree API that torch 2.14 deprecates; nothing to act on.
 warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` is deprecated")
+# Only a resumed fit restores the training callbacks' states (an EMA's average); a checkpoint is
+# evaluated without them, and Lightning's advice to add them there would only mislead.
+CALLBACKS_FOR_RESUMING = r"Be aware that when using `ckpt_path`, callbacks used to create"
 
 
 class LSTMMnistCLI(LightningCLI):
@@ -292,6 +296,8 @@ class LSTMMnistCLI(LightningCLI):
             TestReport: {"test", "fit"} if run.test_after_fit else {"test"},
             LearningRateMonitor: {"fit"} if logged else set(),  # it needs a logger
             SaveConfigCallback: {"fit"},  # a run's config.yaml is the fit's
+            # It averages training steps; outside a fit it could only warn that it has nothing.
+            WeightAveraging: {"fit"},
         }
 
         def wanted(callback) -> bool:
@@ -320,7 +326,10 @@ class LSTMMnistCLI(LightningCLI):
 
     def _run_subcommand(self, subcommand: str) -> None:
         try:
-            super()._run_subcommand(subcommand)
+            with warnings.catch_warnings():
+                if subcommand != "fit":
+                    warnings.filterwarnings("ignore", message=CALLBACKS_FOR_RESUMING)
+                super()._run_subcommand(subcommand)
         except RuntimeError as err:  # settings were taken from the file: not ours if it misfits
             if "Error(s) in loading state_dict" not in str(err):
                 raise
@@ -340,7 +349,14 @@ class LSTMMnistCLI(LightningCLI):
             value = f"={score:.4f}" if score is not None else ""
             print(f"Best checkpoint ({checkpoint.monitor}{value}): {checkpoint.best_model_path}")
         if self.config.fit.test_after_fit:
-            self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")
+            # Under weight averaging a checkpoint holds the averaged weights, those its val/acc
+            # scored and that `test --ckpt_path` reads; while the fit's average lives, Lightning's
+            # callback would load the training weights beside them for this test instead.
+            callbacks = self.trainer.callbacks
+            self.trainer.callbacks = [c for c in callbacks if not isinstance(c, WeightAveraging)]
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=CALLBACKS_FOR_RESUMING)
+                self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")
 
     def after_predict(self) -> None:
         """Name every file that could not be read; exit 1 if there was one."""

@@ -36,7 +36,6 @@ def test_output_shape_and_any_sequence_length():
         ("dropout", 1.0),
         ("label_smoothing", 1.0),
         ("row_hidden_size", -1),
-        ("row_features", -1),
     ],
 )
 def test_bad_options_name_the_option(option, value):
@@ -234,18 +233,3 @@ def test_the_hierarchical_reader_summarises_each_row_pixel_by_pixel_for_the_stac
     # Every row reader weight gets a gradient: the stack's answer depends on it.
     F.cross_entropy(model(sequences), torch.tensor([1, 2, 3])).backward()
     assert all(p.grad.abs().sum() > 0 for p in model.row_reader.parameters())
-
-
-def test_row_features_give_the_stack_a_nonlinear_reading_of_each_row():
-    torch.manual_seed(0)
-    model = LSTMClassifier(hidden_size=36, num_layers=2, row_features=32, init="keras").eval()
-    assert count_parameters(model) == 26_066  # within the seed's budget of 26,570
-    assert model.lstm.input_size == 28 + 32  # the row itself beside its features
-    assert model.row_dense.bias.eq(0).all()  # Keras' Dense init
-    sequences = torch.rand(3, 28, 28)
-    # Step 5 of the stack reads row 5 and tanh(W row 5 + b), nothing from the other rows.
-    stack_input = torch.cat([sequences[:, 5], torch.tanh(model.row_dense(sequences[:, 5]))], -1)
-    expected_first_step = model.lstm(stack_input.unsqueeze(1))[0][:, 0]
-    assert torch.allclose(model._read(sequences[:, 5:6])[:, 0], expected_first_step, atol=1e-6)
-    F.cross_entropy(model(sequences), torch.tensor([1, 2, 3])).backward()
-    assert all(p.grad.abs().sum() > 0 for p in model.row_dense.parameters())

@@ -31,7 +31,6 @@ class LSTMClassifier(L.LightningModule):
         label_smoothing: float = 0.0,
         bidirectional: bool = False,
         row_hidden_size: int = 0,
-        row_features: int = 0,
         seq_len: int = 28,
     ) -> None:
         """Build the LSTM stack and its head; the CLI shows each setting in --help.
@@ -58,16 +57,14 @@ class LSTMClassifier(L.LightningModule):
             row_hidden_size: Hierarchical reading: with N > 0, an LSTM(N) first reads each time
                 step's features one at a time (a row's pixels, left to right) and the stack then
                 reads its N-feature summary of each row beside the row itself (0 = off).
-            row_features: A cheaper relative of that reader: with N > 0, one Linear(features, N)
-                and tanh read each time step's features at once, and the stack reads those N
-                features beside the row itself (0 = off).
             seq_len: Time steps per sequence; under the CLI it is linked to the data module's
                 ``seq_len`` (28 for rows, 784 for pixels). Sets the chrono init's range and the
                 TensorBoard graph's example input.
         """
         super().__init__()
-        for name, value in (("row_hidden_size", row_hidden_size), ("row_features", row_features)):
-            require(value >= 0, "model", name, value, "must be 0 or more")
+        require(
+            row_hidden_size >= 0, "model", "row_hidden_size", row_hidden_size, "must be 0 or more"
+        )
         for name, value in (
             ("input_size", input_size),
             ("hidden_size", hidden_size),
@@ -86,9 +83,8 @@ class LSTMClassifier(L.LightningModule):
         )
         self.save_hyperparameters()
         self.row_reader = nn.LSTM(1, row_hidden_size, batch_first=True) if row_hidden_size else None
-        self.row_dense = nn.Linear(input_size, row_features) if row_features else None
         self.lstm = nn.LSTM(
-            input_size + row_hidden_size + row_features,
+            input_size + row_hidden_size,
             hidden_size,
             num_layers,
             batch_first=True,
@@ -100,8 +96,6 @@ class LSTMClassifier(L.LightningModule):
             keras_init(self.lstm, self.head)
             if self.row_reader is not None:
                 keras_init(self.row_reader)
-            if self.row_dense is not None:
-                glorot_init(self.row_dense)
         if init == "chrono":
             chrono_init(self.lstm, seq_len)
         # Accuracy as Keras reports it: the fraction of digits right ("micro"). torchmetrics'
@@ -144,14 +138,11 @@ class LSTMClassifier(L.LightningModule):
 
     def _read(self, sequences: torch.Tensor) -> torch.Tensor:
         """The stack's outputs at every step (batch, steps, hidden x directions)."""
-        beside = []  # what the stack reads beside each step's own features
         if self.row_reader is not None:
             batch, steps, features = sequences.shape
             _, (summary, _) = self.row_reader(sequences.reshape(batch * steps, features, 1))
-            beside.append(summary[-1].view(batch, steps, -1))
-        if self.row_dense is not None:
-            beside.append(torch.tanh(self.row_dense(sequences)))
-        return self.lstm(torch.cat([sequences, *beside], dim=-1) if beside else sequences)[0]
+            sequences = torch.cat([sequences, summary[-1].view(batch, steps, -1)], dim=-1)
+        return self.lstm(sequences)[0]
 
     @override
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
@@ -256,14 +247,8 @@ def keras_init(lstm: nn.LSTM, head: nn.Linear | None = None) -> None:
                 if name.startswith("bias_ih"):
                     param[hidden : 2 * hidden] = 1.0
         if head is not None:
-            glorot_init(head)
-
-
-def glorot_init(linear: nn.Linear) -> None:
-    """Keras' default for Dense: Glorot-uniform weights, zero biases."""
-    with torch.no_grad():
-        nn.init.xavier_uniform_(linear.weight)
-        linear.bias.zero_()
+            nn.init.xavier_uniform_(head.weight)
+            head.bias.zero_()
 
 
 def chrono_init(lstm: nn.LSTM, seq_len: int) -> None:

@@ -47,10 +47,9 @@ def test_export_to_a_folder_is_one_error_line_naming_it(trained_run, tmp_path, c
 
 
 def test_the_hierarchical_reader_exports_with_a_dynamic_batch(tmp_path):
-    # Its row reader folds the batch into the rows (batch x 28 sequences of 14 steps of 2
-    # pixels): the graph must too.
+    # Its row reader folds the batch into the rows (batch x 28 sequences): the graph must too.
     torch.manual_seed(0)
-    model = LSTMClassifier(hidden_size=8, num_layers=1, row_hidden_size=4, row_step=2, init="keras")
+    model = LSTMClassifier(hidden_size=8, num_layers=1, row_hidden_size=4, init="keras")
     classifier = torch.nn.Sequential(MNISTDataModule().transform, model).eval()
     path = tmp_path / "model.onnx"
     _onnx_program(classifier).save(path, external_data=False)

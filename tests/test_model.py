@@ -36,7 +36,6 @@ def test_output_shape_and_any_sequence_length():
         ("dropout", 1.0),
         ("label_smoothing", 1.0),
         ("row_hidden_size", -1),
-        ("row_step", 3),  # 28 pixels do not split into steps of 3
     ],
 )
 def test_bad_options_name_the_option(option, value):
@@ -234,15 +233,3 @@ def test_the_hierarchical_reader_summarises_each_row_pixel_by_pixel_for_the_stac
     # Every row reader weight gets a gradient: the stack's answer depends on it.
     F.cross_entropy(model(sequences), torch.tensor([1, 2, 3])).backward()
     assert all(p.grad.abs().sum() > 0 for p in model.row_reader.parameters())
-
-
-def test_the_row_reader_can_take_several_pixels_a_step():
-    torch.manual_seed(0)
-    model = LSTMClassifier(hidden_size=38, num_layers=2, row_hidden_size=16, row_step=4).eval()
-    assert model.row_reader.input_size == 4
-    sequences = torch.rand(3, 28, 28)
-    # Row 5's summary: the reader's last state after 7 steps of 4 neighbouring pixels each.
-    _, (summary, _) = model.row_reader(sequences[:, 5].reshape(3, 7, 4))
-    stack_input = torch.cat([sequences[:, 5], summary[-1]], dim=-1)
-    expected_first_step = model.lstm(stack_input.unsqueeze(1))[0][:, 0]
-    assert torch.allclose(model._read(sequences[:, 5:6])[:, 0], expected_first_step, atol=1e-6)

@@ -31,7 +31,6 @@ class LSTMClassifier(L.LightningModule):
         label_smoothing: float = 0.0,
         bidirectional: bool = False,
         row_hidden_size: int = 0,
-        row_step: int = 1,
         seq_len: int = 28,
     ) -> None:
         """Build the LSTM stack and its head; the CLI shows each setting in --help.
@@ -58,8 +57,6 @@ class LSTMClassifier(L.LightningModule):
             row_hidden_size: Hierarchical reading: with N > 0, an LSTM(N) first reads each time
                 step's features one at a time (a row's pixels, left to right) and the stack then
                 reads its N-feature summary of each row beside the row itself (0 = off).
-            row_step: Pixels the row reader takes at each of its steps (1: one at a time; 2 halves
-                its steps and its cost); must divide ``input_size``.
             seq_len: Time steps per sequence; under the CLI it is linked to the data module's
                 ``seq_len`` (28 for rows, 784 for pixels). Sets the chrono init's range and the
                 TensorBoard graph's example input.
@@ -78,13 +75,6 @@ class LSTMClassifier(L.LightningModule):
             require(value >= 1, "model", name, value, "must be at least 1")
         require(0.0 <= dropout < 1.0, "model", "dropout", dropout, "must be in [0, 1)")
         require(
-            row_step >= 1 and input_size % row_step == 0,
-            "model",
-            "row_step",
-            row_step,
-            f"must divide the {input_size} features of a step",
-        )
-        require(
             0.0 <= label_smoothing < 1.0,
             "model",
             "label_smoothing",
@@ -92,9 +82,7 @@ class LSTMClassifier(L.LightningModule):
             "must be in [0, 1)",
         )
         self.save_hyperparameters()
-        self.row_reader = (
-            nn.LSTM(row_step, row_hidden_size, batch_first=True) if row_hidden_size else None
-        )
+        self.row_reader = nn.LSTM(1, row_hidden_size, batch_first=True) if row_hidden_size else None
         self.lstm = nn.LSTM(
             input_size + row_hidden_size,
             hidden_size,
@@ -151,9 +139,8 @@ class LSTMClassifier(L.LightningModule):
     def _read(self, sequences: torch.Tensor) -> torch.Tensor:
         """The stack's outputs at every step (batch, steps, hidden x directions)."""
         if self.row_reader is not None:
-            batch, steps, _ = sequences.shape
-            pixels = sequences.reshape(batch * steps, -1, self.hparams.row_step)
-            _, (summary, _) = self.row_reader(pixels)
+            batch, steps, features = sequences.shape
+            _, (summary, _) = self.row_reader(sequences.reshape(batch * steps, features, 1))
             sequences = torch.cat([sequences, summary[-1].view(batch, steps, -1)], dim=-1)
         return self.lstm(sequences)[0]
 

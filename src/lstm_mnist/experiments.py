@@ -70,6 +70,15 @@ SEED_SHAPE = ["--model.hidden_size", "32", "--model.num_layers", "3"]
 EPOCHS_20 = ["--trainer.max_epochs", "20", "--lr_scheduler.T_max", "20"]
 # Lightning's EMA callback: validation, and so the checkpoint picked, use the averaged weights.
 EMA = ["--trainer.callbacks+=EMAWeightAveraging", "--trainer.callbacks.decay=0.999"]
+# Nearer SWA: the average starts halfway (epoch 20 of 40 at 430 steps an epoch) and spans ~12
+# epochs (1 / (1 - decay) = 5,000 steps), so it averages the cosine's low-lr half.
+EMA_LATE = ["--trainer.callbacks+=EMAWeightAveraging", "--trainer.callbacks.decay=0.9998"]
+EMA_LATE += ["--trainer.callbacks.update_starting_at_step=8600"]
+# SWA averages weights that still move: the cosine stops at a tenth of the rate instead of 0.
+LR_FLOOR = ["--lr_scheduler.eta_min", "0.0003"]
+# The same over 80 epochs: from epoch 40 (step 17,200), over ~23 epochs (10,000 steps).
+EMA_LATE_80 = ["--trainer.callbacks+=EMAWeightAveraging", "--trainer.callbacks.decay=0.9999"]
+EMA_LATE_80 += ["--trainer.callbacks.update_starting_at_step=17200"]
 # Two directions per layer within the budget: 25,066 parameters.
 BIDIRECTIONAL = ["--model.bidirectional", "true", "--model.hidden_size", "24"]
 FASHION = ["--data.dataset", "fashion_mnist"]
@@ -132,6 +141,14 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
         (
             "best recipe, no augmentation, 80 epochs",
             ["--config", BEST, *FASHION, *NO_AUGMENTATION, *EPOCHS_80],
+        ),
+        (
+            "best recipe, 80 epochs, lr floor 3e-4",
+            ["--config", BEST, *FASHION, *EPOCHS_80, *LR_FLOOR],
+        ),
+        (
+            "best recipe, 80 epochs, lr floor 3e-4 + EMA over the second half",
+            ["--config", BEST, *FASHION, *EPOCHS_80, *LR_FLOOR, *EMA_LATE_80],
         ),
     ],
     # The 784-step scans again, trained with the best recipe (cosine over the 3 short epochs);
@@ -200,6 +217,30 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
             ["--config", BEST, *BIDIRECTIONAL, *ELASTIC_16, *ERASING],
         ),
         ("best, hierarchical: LSTM(16) per row, 2 x LSTM(38)", ["--config", BEST, *HIERARCHICAL]),
+        (
+            "bidirectional + EMA over the second half (decay 0.9998)",
+            ["--config", BEST, *BIDIRECTIONAL, *EMA_LATE],
+        ),
+        (
+            "bidirectional + elastic 16 + EMA over the second half",
+            ["--config", BEST, *BIDIRECTIONAL, *ELASTIC_16, *EMA_LATE],
+        ),
+        (
+            "bidirectional + elastic 16 + EMA over the second half, lr floor 3e-4",
+            ["--config", BEST, *BIDIRECTIONAL, *ELASTIC_16, *EMA_LATE, *LR_FLOOR],
+        ),
+        (
+            "bidirectional + elastic 16 + EMA (decay 0.9999) over the second half, lr floor 3e-4",
+            [
+                "--config",
+                BEST,
+                *BIDIRECTIONAL,
+                *ELASTIC_16,
+                *EMA_LATE,
+                "--trainer.callbacks.decay=0.9999",
+                *LR_FLOOR,
+            ],
+        ),
     ],
 }
 RESCORED_NOTE = (

@@ -150,6 +150,23 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
             "best recipe, 80 epochs, lr floor 3e-4 + EMA over the second half",
             ["--config", BEST, *FASHION, *EPOCHS_80, *LR_FLOOR, *EMA_LATE_80],
         ),
+        (
+            "best recipe, 80 epochs + label smoothing 0.1",
+            ["--config", BEST, *FASHION, *EPOCHS_80, *SMOOTHING],
+        ),
+        (
+            "best recipe, 80 epochs, shift 1 and rotation 5",
+            [
+                "--config",
+                BEST,
+                *FASHION,
+                *EPOCHS_80,
+                "--data.max_shift",
+                "1",
+                "--data.max_rotation",
+                "5",
+            ],
+        ),
     ],
     # The 784-step scans again, trained with the best recipe (cosine over the 3 short epochs);
     # then with configs/pixels.yaml, 6 epochs on a CPU (PIXELS_CPU) and in full on a GPU.

@@ -155,6 +155,14 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
             ["--config", BEST, *FASHION, *EPOCHS_80, *SMOOTHING],
         ),
         (
+            "best recipe, 80 epochs, read by columns",
+            ["--config", BEST, *FASHION, *EPOCHS_80, "--data.scan", "columns"],
+        ),
+        (
+            "best recipe, bidirectional 2 x LSTM(24), 80 epochs",
+            ["--config", BEST, *FASHION, *BIDIRECTIONAL, *EPOCHS_80],
+        ),
+        (
             "best recipe, 80 epochs, shift 1 and rotation 5",
             [
                 "--config",

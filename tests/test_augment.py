@@ -4,7 +4,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lstm_mnist.augment import ERASE_AREA, _affine_grid, _elastic_field, random_erase, random_warp
+from lstm_mnist.augment import (
+    ERASE_AREA,
+    TEST_TIME_MOVES,
+    _affine_grid,
+    _elastic_field,
+    random_erase,
+    random_warp,
+    shifted_views,
+)
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import OptionError
 from lstm_mnist.model import LSTMClassifier
@@ -87,8 +95,9 @@ def loader_batch(dm: MNISTDataModule, stage: str) -> torch.Tensor:
 
 
 class FakeTrainer:
-    def __init__(self, training: bool) -> None:
+    def __init__(self, training: bool, command: str = "fit") -> None:
         self.training, self.world_size = training, 1
+        self.state = SimpleNamespace(fn=command)
 
 
 def test_erasing_blanks_one_rectangle_of_the_drawn_size_in_the_chosen_images():
@@ -127,6 +136,45 @@ def test_only_training_batches_are_augmented(tiny_data_dir, augmentation):
         dm.trainer = plain.trainer = FakeTrainer(training)
         same = torch.equal(loader_batch(dm, "val"), loader_batch(plain, "val"))
         assert same != training
+
+
+def test_test_time_views_are_the_image_then_its_one_pixel_moves():
+    images = torch.randint(1, 256, (3, 28, 28), dtype=torch.uint8)  # no background within
+    views = shifted_views(images, 8)
+    assert views.shape == (9, 3, 28, 28)
+    assert views.dtype == torch.uint8
+    assert torch.equal(views[0], images)
+    framed = F.pad(images, (1, 1, 1, 1))  # a border of background around each image
+    for view, (dx, dy) in zip(views[1:], TEST_TIME_MOVES, strict=True):
+        # Moved dx right and dy down: pixel (y, x) shows what was at (y - dy, x - dx).
+        assert torch.equal(view, framed[:, 1 - dy : 29 - dy, 1 - dx : 29 - dx])
+    assert len(set(TEST_TIME_MOVES)) == 8
+    assert {abs(d) for m in TEST_TIME_MOVES for d in m} == {0, 1}
+    assert torch.equal(shifted_views(images, 4), views[:5])  # the 4 sides come first
+
+
+@pytest.mark.parametrize(
+    ("command", "training", "views"),
+    [("fit", True, 0), ("fit", False, 0), ("validate", False, 5), ("test", False, 5)]
+    + [("predict", False, 5)],
+)
+def test_only_evaluation_commands_read_the_test_time_moves(tiny_data_dir, command, training, views):
+    # Fit's own validation reads the images as they are: it picks the checkpoint, and it should
+    # cost what it did.
+    dm = MNISTDataModule(str(tiny_data_dir), val_size=50, test_time_shifts=4)
+    dm.setup("fit")
+    dm.trainer = FakeTrainer(training, command)
+    batch = loader_batch(dm, "train" if training else "val")
+    if not views:
+        assert batch.shape == (128 if training else 50, 28, 28)
+        return
+    plain = MNISTDataModule(str(tiny_data_dir), val_size=50)
+    plain.setup("fit")
+    plain.trainer = FakeTrainer(False, command)
+    assert batch.shape == (5, 50, 28, 28)
+    assert torch.equal(batch[0], loader_batch(plain, "val"))
+    moved = shifted_views(dm.val_set.images, 4)[1:]
+    assert torch.equal(batch[1:], torch.stack([plain.to_sequences(images) for images in moved]))
 
 
 @pytest.mark.parametrize(

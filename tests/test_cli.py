@@ -19,6 +19,7 @@ from tests.helpers import (
     PROJECT_ROOT,
     assert_one_line_error,
     best_checkpoint,
+    copy_run,
     in_process,
     lstm_mnist,
 )
@@ -279,6 +280,47 @@ def test_weight_averaging_tests_after_fit_what_the_checkpoint_holds(
     assert not [w for w in recwarn if "WeightAveraging" in str(w.message)]  # nor in a test
     after_fit, alone = (re.findall(r"test/loss\D*([0-9.]+)", r.stdout) for r in (fit, test))
     assert after_fit == alone != []
+
+
+def test_test_time_shifts_score_the_checkpoint_on_its_moved_copies_too(
+    trained_run, tmp_path, capsys
+):
+    # A trained model tested again with test-time augmentation: a new reading of the same
+    # checkpoint, whose report joins the run's folder; the plain test is unchanged by it.
+    run = copy_run(trained_run, tmp_path)
+    test = ["test", "--ckpt_path", best_checkpoint(run), *QUIET]
+    shifted = lstm_mnist(*test, "--data.test_time_shifts", "8", cwd=tmp_path)
+    assert shifted.returncode == 0, shifted.stderr[-3000:]
+    assert "Traceback" not in shifted.stderr
+    assert "infer the `batch_size`" not in shifted.stderr  # the loss is weighted by digits
+    plain = in_process(*test, cwd=tmp_path, capsys=capsys)
+    assert plain.returncode == 0, plain.stderr[-3000:]
+    losses = [re.findall(r"test/loss\D*([0-9.]+)", r.stdout) for r in (shifted, plain)]
+    assert [] not in losses
+    assert losses[0] != losses[1]
+    assert [path.name for path in tmp_path.iterdir()] == ["lightning_logs"]
+
+
+def test_a_run_fitted_with_test_time_shifts_is_tested_with_them_unless_told(
+    tiny_data_dir, tmp_path, capsys
+):
+    # The shifts are a test setting: the after-fit test uses them, and so does a later test of
+    # the run's checkpoint, unless the command line says otherwise.
+    args = ["--config", DEFAULT, "--data.data_dir", tiny_data_dir, "--data.val_size", "50", *QUIET]
+    args += ["--data.test_time_shifts", "4", "--trainer.max_epochs", "1"]
+    fit = lstm_mnist("fit", *args, "--test_after_fit", "true", cwd=tmp_path)
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    (run,) = (tmp_path / "lightning_logs").iterdir()
+    test = ["test", "--ckpt_path", best_checkpoint(run), *QUIET]
+    again, plain = (
+        in_process(*test, *more, cwd=tmp_path, capsys=capsys)
+        for more in ([], ["--data.test_time_shifts", "0"])
+    )
+    after_fit, again, plain = (
+        re.findall(r"test/loss\D*([0-9.]+)", r.stdout) for r in (fit, again, plain)
+    )
+    assert after_fit == again != []
+    assert plain not in ([], again)
 
 
 def test_testing_without_a_checkpoint_says_which_to_pass(tiny_data_dir, tmp_path):

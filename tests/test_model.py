@@ -61,6 +61,19 @@ def test_default_optimizer_learns_a_batch():
     assert losses[-1] < 0.5 * losses[0]
 
 
+def test_several_views_of_each_sample_are_answered_with_their_mean_probabilities():
+    # The data module's test-time shifts: (views, batch, steps, features).
+    torch.manual_seed(0)
+    model = LSTMClassifier(hidden_size=8).eval()
+    views = torch.randn(3, 5, 28, 28)
+    with torch.no_grad():
+        answer = model(views)
+        each = torch.stack([model(view).softmax(dim=-1) for view in views])
+    assert answer.shape == (5, 10)
+    torch.testing.assert_close(answer.softmax(dim=-1), each.mean(dim=0))
+    torch.testing.assert_close(answer.exp().sum(dim=-1), torch.ones(5))  # log-probabilities
+
+
 def test_predict_step_gives_class_and_probabilities():
     model = LSTMClassifier(input_size=28).eval()
     out = model.predict_step((torch.rand(6, 28, 28), torch.zeros(6, dtype=torch.long)), 0)

@@ -4,7 +4,11 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
+from lstm_mnist.augment import shifted_views
+from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.figures import misclassified_figure
+from lstm_mnist.model import LSTMClassifier
+from lstm_mnist.report import probabilities
 
 
 def test_tensorboard_opens_on_the_runs_curves_and_report(fitted_run):
@@ -52,3 +56,14 @@ def test_misclassified_digits_come_most_confident_first_with_their_index():
     titles = [axes.get_title() for axes in figure.axes if axes.get_title()]
     assert titles == ["#2\n2 -> 3 (p=0.90)", "#1\n1 -> 0 (p=0.60)"]
     assert "the 2 most confident of 2" in figure.texts[0].get_text()
+
+
+def test_the_report_reads_the_test_digits_as_the_test_did_with_its_shifts():
+    # Its confusion matrix and misclassified digits then agree with test/acc.
+    torch.manual_seed(0)
+    model, data = LSTMClassifier(hidden_size=8).eval(), MNISTDataModule(test_time_shifts=8)
+    images = torch.randint(0, 256, (6, 28, 28), dtype=torch.uint8)
+    with torch.no_grad():
+        shifted = probabilities(model, data, images, data.test_time_shifts)
+        each = [probabilities(model, data, view) for view in shifted_views(images, 8)]
+    torch.testing.assert_close(shifted, torch.stack(each).mean(dim=0))

@@ -210,9 +210,13 @@ class LSTMMnistCLI(LightningCLI):
             config.ckpt_path = str(newest_last_checkpoint(_root(config)))
         checkpoint = read_checkpoint(config.ckpt_path)
         explicit = _explicit_options(self._argv)
-        saved_dir = checkpoint.get("datamodule_hyper_parameters", {}).get("data_dir")
+        saved = checkpoint.get("datamodule_hyper_parameters", {})
+        # Unless told otherwise: where the fit found the files, and how its run is tested.
+        saved_dir = saved.get("data_dir")
         if "data.data_dir" not in explicit and saved_dir and Path(saved_dir).is_dir():
-            config.data.data_dir = saved_dir  # where the fit found the files, unless told
+            config.data.data_dir = saved_dir
+        if "data.test_time_shifts" not in explicit and "test_time_shifts" in saved:
+            config.data.test_time_shifts = saved["test_time_shifts"]
         conflicts = []
         for section, values in trained_settings(checkpoint).items():
             for key, value in values.items():

@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import MNIST, FashionMNIST
 from typing_extensions import override
 
-from lstm_mnist.augment import random_erase, random_warp
+from lstm_mnist.augment import random_erase, random_warp, shifted_views
 from lstm_mnist.errors import DatasetNotFoundError, OptionError, require
 from lstm_mnist.idx import RAW_FILES, idx_length, load_split, missing_files
 from lstm_mnist.images import ImageError, expand_paths, load_digit
@@ -101,6 +101,10 @@ def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, 
     return batch
 
 
+# The commands under which test_time_shifts applies: all but fit (its validation included).
+EVALUATIONS = ("validate", "test", "predict")
+
+
 class MNISTDataModule(L.LightningDataModule):
     """MNIST digits read as sequences, with the seed's defaults: 28 rows of 28 pixels / 255."""
 
@@ -122,6 +126,7 @@ class MNISTDataModule(L.LightningDataModule):
         horizontal_flip: bool = False,
         elastic_alpha: float = 0.0,
         erase_probability: float = 0.0,
+        test_time_shifts: Literal[0, 4, 8] = 0,
         predict_files: list[str] | str | None = None,
         on_device: bool = True,
     ) -> None:
@@ -158,6 +163,12 @@ class MNISTDataModule(L.LightningDataModule):
             erase_probability: Training augmentation: blank a random rectangle (2-33% of the
                 image) in this fraction of the training images, after any warp: Zhong et al.'s
                 (2017) random erasing (0 = off).
+            test_time_shifts: Test-time augmentation in ``validate``, ``test`` (also a fit's
+                ``--test_after_fit``) and ``predict``: the model also reads each image moved by
+                one pixel, to the 4 sides or also diagonally (8), and answers with the mean of
+                its class probabilities (0 = off). Costs 5 or 9 readings of each image; fit's
+                own validation, and so the checkpoint it keeps, reads images as they are. A
+                checkpoint is evaluated with its fit's value unless the command line sets one.
             predict_files: Image files, folders or glob patterns (PNG, JPEG, BMP, GIF, TIFF,
                 WebP), or just one, that ``predict`` classifies, each prepared the way MNIST
                 digits were made; when empty, ``predict`` runs on the test set.
@@ -189,6 +200,7 @@ class MNISTDataModule(L.LightningDataModule):
         self.max_shift, self.max_rotation = max_shift, max_rotation
         self.horizontal_flip, self.elastic_alpha = horizontal_flip, elastic_alpha
         self.erase_probability = erase_probability
+        self.test_time_shifts = test_time_shifts
         self.transform = ImageToSequence(
             scan, pad_width, normalization, PIXEL_STATS[dataset], permutation_seed, crop
         )
@@ -299,20 +311,30 @@ class MNISTDataModule(L.LightningDataModule):
             return batch
         images, labels = batch
         training = self.trainer is not None and self.trainer.training
-        return self.to_sequences(images, augment=training), labels
+        evaluating = self.trainer is not None and self.trainer.state.fn in EVALUATIONS
+        views = self.test_time_shifts if evaluating else 0
+        return self.to_sequences(images, augment=training, test_time_shifts=views), labels
 
-    def to_sequences(self, images: torch.Tensor, augment: bool = False) -> torch.Tensor:
+    def to_sequences(
+        self, images: torch.Tensor, augment: bool = False, test_time_shifts: int = 0
+    ) -> torch.Tensor:
         """Turn uint8 images (N, 28, 28), on any device, into the model's input sequences.
 
         Through ``self.transform``; randomly warped first (shifted, turned, bent, mirrored) and
-        erased if ``augment`` (training) and augmentation is on.
+        erased if ``augment`` (training) and augmentation is on. With ``test_time_shifts`` (4 or
+        8), each image's sequence and those of its one-pixel moves: (1 + shifts, N, steps,
+        features), which the model answers with the views' mean.
         """
         warps = (self.max_shift, self.max_rotation, self.horizontal_flip, self.elastic_alpha)
         if augment and any(warps):
             images = random_warp(images, *warps)
         if augment and self.erase_probability:
             images = random_erase(images, self.erase_probability)
-        return self.transform.to(images.device)(images)  # a no-op once it is there
+        transform = self.transform.to(images.device)  # a no-op once it is there
+        if not test_time_shifts:
+            return transform(images)
+        views = shifted_views(images, test_time_shifts)
+        return transform(views.flatten(0, 1)).unflatten(0, views.shape[:2])
 
     def _loader(self, dataset: TensorBatches | None, shuffle: bool = False) -> DataLoader:
         if dataset is None:

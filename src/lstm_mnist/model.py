@@ -4,6 +4,7 @@ Keras counts 24,778 parameters for the seed model, PyTorch 25,162: a Keras LSTM 
 bias vector of 4 x hidden, PyTorch's has two (``bias_ih`` and ``bias_hh``): 3 layers x 128 = 384.
 """
 
+import math
 from typing import Literal
 
 import lightning as L
@@ -110,7 +111,16 @@ class LSTMClassifier(L.LightningModule):
         self.example_input_array = torch.zeros(1, seq_len, input_size)  # the TensorBoard graph
 
     def forward(self, sequences: torch.Tensor) -> torch.Tensor:
-        """Class logits (batch, classes) for float sequences (batch, steps, features)."""
+        """Class logits (batch, classes) for float sequences (batch, steps, features).
+
+        For several views of each sample (views, batch, steps, features), such as the data
+        module's test-time shifts, the log of the views' mean class probabilities: logits whose
+        softmax is that mean, so that accuracy, loss and predict read the averaged answer.
+        """
+        if sequences.dim() == 4:
+            views, batch = sequences.shape[:2]
+            log_probs = self(sequences.flatten(0, 1)).log_softmax(dim=-1)
+            return log_probs.unflatten(0, (views, batch)).logsumexp(dim=0) - math.log(views)
         outputs = self._read(sequences)
         if self.hparams.readout == "mean":
             return self.head(outputs.mean(dim=1))
@@ -165,11 +175,11 @@ class LSTMClassifier(L.LightningModule):
 
     @override
     def validation_step(self, batch, batch_idx: int) -> None:
-        self._log_eval_loss("val", self._step(batch, self.val_acc))
+        self._log_eval_loss("val", self._step(batch, self.val_acc), len(batch[1]))
 
     @override
     def test_step(self, batch, batch_idx: int) -> None:
-        self._log_eval_loss("test", self._step(batch, self.test_acc))
+        self._log_eval_loss("test", self._step(batch, self.test_acc), len(batch[1]))
 
     @override
     def predict_step(self, batch, batch_idx: int) -> dict[str, torch.Tensor]:
@@ -201,9 +211,11 @@ class LSTMClassifier(L.LightningModule):
         accuracy.update(logits.detach(), labels)
         return loss
 
-    def _log_eval_loss(self, stage: str, loss: torch.Tensor) -> None:
-        # The epoch mean, weighted by batch size and averaged across ranks.
-        self.log(f"{stage}/loss", loss, on_epoch=True, sync_dist=True, prog_bar=True)
+    def _log_eval_loss(self, stage: str, loss: torch.Tensor, batch_size: int) -> None:
+        # The epoch mean, weighted by batch size (the labels': a test-time-shifted batch's first
+        # dimension counts views) and averaged across ranks.
+        name = f"{stage}/loss"
+        self.log(name, loss, on_epoch=True, sync_dist=True, prog_bar=True, batch_size=batch_size)
 
     @override
     def on_train_epoch_start(self) -> None:

@@ -42,7 +42,10 @@ class TestReport(Callback):
         # in host memory: the figures are drawn there (the set may be on the GPU, on_device)
         images, labels = data.test_set.images.cpu(), data.test_set.labels.cpu()
         # The whole test set again, on rank 0 alone: under DDP each rank saw only its share.
-        probs = torch.cat([probabilities(pl_module, data, part) for part in images.split(1000)])
+        # Read as the test read them: with its test-time shifts, if any.
+        shifts = data.test_time_shifts
+        parts = images.split(1000)
+        probs = torch.cat([probabilities(pl_module, data, part, shifts) for part in parts])
         preds = probs.argmax(dim=-1)
         matrix = torch.bincount(labels * 10 + preds, minlength=100).reshape(10, 10)
         chosen = torch.tensor(self.reading_digits, dtype=torch.long)
@@ -56,14 +59,17 @@ class TestReport(Callback):
         _write_hparams_table(writer, run_settings_table(logger.log_dir, pl_module, data))
 
 
-def sequences(model, data, images: torch.Tensor) -> torch.Tensor:
+def sequences(model, data, images: torch.Tensor, test_time_shifts: int = 0) -> torch.Tensor:
     """uint8 images -> the model's input sequences, exactly as the data module prepares them."""
-    return data.to_sequences(images.to(model.device))
+    return data.to_sequences(images.to(model.device), test_time_shifts=test_time_shifts)
 
 
-def probabilities(model, data, images: torch.Tensor) -> torch.Tensor:
-    """The class probabilities of each uint8 image, (N, classes) on the host."""
-    return model(sequences(model, data, images)).softmax(dim=-1).cpu()
+def probabilities(model, data, images: torch.Tensor, test_time_shifts: int = 0) -> torch.Tensor:
+    """The class probabilities of each uint8 image, (N, classes) on the host.
+
+    With ``test_time_shifts``, the mean over the image and its one-pixel moves.
+    """
+    return model(sequences(model, data, images, test_time_shifts)).softmax(dim=-1).cpu()
 
 
 # What makes one run differ from another; the rest (data_dir, predict_files, LightningCLI's
@@ -73,7 +79,7 @@ MODEL_COLUMNS = (
 )  # fmt: skip
 DATA_COLUMNS = (
     "dataset", "scan", "pad_width", "crop", "normalization", "batch_size", "max_shift",
-    "max_rotation", "horizontal_flip", "elastic_alpha",
+    "max_rotation", "horizontal_flip", "elastic_alpha", "test_time_shifts",
 )  # fmt: skip
 
 

@@ -91,6 +91,10 @@ HIERARCHICAL_24 = ["--model.row_hidden_size", "24", "--model.hidden_size", "35"]
 SMOOTHING = ["--model.label_smoothing", "0.1"]
 EPOCHS_80 = ["--trainer.max_epochs", "80", "--lr_scheduler.T_max", "80"]
 EPOCHS_160 = ["--trainer.max_epochs", "160", "--lr_scheduler.T_max", "160"]
+# Test-time augmentation: the after-fit test also reads each image moved by one pixel in 8
+# directions and averages the answers (fit's validation, and so the checkpoint, are unchanged).
+TTA_8 = ["--data.test_time_shifts", "8"]
+SHIFT_1_ROTATION_5 = ["--data.max_shift", "1", "--data.max_rotation", "5"]
 
 GRIDS: dict[str, list[tuple[str, list[str]]]] = {
     "reproduction": [("default", ["--config", DEFAULT]), ("padded", ["--config", PADDED])],
@@ -164,16 +168,19 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
         ),
         (
             "best recipe, 80 epochs, shift 1 and rotation 5",
-            [
-                "--config",
-                BEST,
-                *FASHION,
-                *EPOCHS_80,
-                "--data.max_shift",
-                "1",
-                "--data.max_rotation",
-                "5",
-            ],
+            ["--config", BEST, *FASHION, *EPOCHS_80, *SHIFT_1_ROTATION_5],
+        ),
+        (
+            "best recipe, 80 epochs, shift 1 and rotation 5 + test-time shifts",
+            ["--config", BEST, *FASHION, *EPOCHS_80, *SHIFT_1_ROTATION_5, *TTA_8],
+        ),
+        (
+            "best recipe, bidirectional 2 x LSTM(24), 80 epochs + test-time shifts",
+            ["--config", BEST, *FASHION, *BIDIRECTIONAL, *EPOCHS_80, *TTA_8],
+        ),
+        (
+            "best recipe, 80 epochs + test-time shifts",
+            ["--config", BEST, *FASHION, *EPOCHS_80, *TTA_8],
         ),
     ],
     # The 784-step scans again, trained with the best recipe (cosine over the 3 short epochs);
@@ -265,6 +272,11 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
                 "--trainer.callbacks.decay=0.9999",
                 *LR_FLOOR,
             ],
+        ),
+        ("best + test-time shifts", ["--config", BEST, *TTA_8]),
+        (
+            "bidirectional + elastic 16 + test-time shifts",
+            ["--config", BEST, *BIDIRECTIONAL, *ELASTIC_16, *TTA_8],
         ),
     ],
 }

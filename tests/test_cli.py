@@ -293,11 +293,20 @@ def test_test_time_shifts_score_the_checkpoint_on_its_moved_copies_too(
     assert shifted.returncode == 0, shifted.stderr[-3000:]
     assert "Traceback" not in shifted.stderr
     assert "infer the `batch_size`" not in shifted.stderr  # the loss is weighted by digits
+    assert "Test-time shifts: each image is also read moved by one pixel in 8 directions" in (
+        shifted.stdout + shifted.stderr
+    )
     plain = in_process(*test, cwd=tmp_path, capsys=capsys)
     assert plain.returncode == 0, plain.stderr[-3000:]
-    losses = [re.findall(r"test/loss\D*([0-9.]+)", r.stdout) for r in (shifted, plain)]
+    # The same asked for in a config file (a config beside a checkpoint may set how it is read).
+    config = tmp_path.parent / f"{tmp_path.name}-shifts.yaml"
+    config.write_text("data.test_time_shifts: 8\n")
+    configured = in_process(*test, "--config", config, cwd=tmp_path, capsys=capsys)
+    assert configured.returncode == 0, configured.stderr[-3000:]
+    losses = [re.findall(r"test/loss\D*([0-9.]+)", r.stdout) for r in (shifted, plain, configured)]
     assert [] not in losses
     assert losses[0] != losses[1]
+    assert losses[2] == losses[0]
     assert [path.name for path in tmp_path.iterdir()] == ["lightning_logs"]
 
 

@@ -30,10 +30,16 @@ def test_resume_refuses_a_run_of_other_settings(trained_run, tiny_data_dir, tmp_
 
 
 def test_resume_continues_the_run_of_the_same_settings(trained_run, tiny_data_dir, tmp_path):
+    # Also a run saved before data.test_time_shifts existed, resumed with it set: a test
+    # setting, which does not make another run.
     root = tmp_path / "runs"
     run = copy_run(trained_run, root)
+    older = yaml.safe_load((run / "config.yaml").read_text())
+    del older["data"]["test_time_shifts"]
+    (run / "config.yaml").write_text(yaml.safe_dump(older))
     args = ["fit", "--config", CONFIGS / "padded.yaml", "--data.data_dir", tiny_data_dir]
     args += ["--data.val_size", "50", "--trainer.default_root_dir", root, *QUIET]
+    args += ["--data.test_time_shifts", "8"]
     result = lstm_mnist(*args, "--trainer.max_epochs", "3", "--ckpt_path", "last", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"Resuming from {run / 'checkpoints' / 'last.ckpt'}" in result.stderr + result.stdout

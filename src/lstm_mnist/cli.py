@@ -211,11 +211,13 @@ class LSTMMnistCLI(LightningCLI):
         checkpoint = read_checkpoint(config.ckpt_path)
         explicit = _explicit_options(self._argv)
         saved = checkpoint.get("datamodule_hyper_parameters", {})
-        # Unless told otherwise: where the fit found the files, and how its run is tested.
+        # Unless told otherwise: where the fit found the files, and how its run is tested (told
+        # by the command line, or by a config that turns the shifts on).
         saved_dir = saved.get("data_dir")
         if "data.data_dir" not in explicit and saved_dir and Path(saved_dir).is_dir():
             config.data.data_dir = saved_dir
-        if "data.test_time_shifts" not in explicit and "test_time_shifts" in saved:
+        told = "data.test_time_shifts" in explicit or config.data.test_time_shifts
+        if not told and "test_time_shifts" in saved:
             config.data.test_time_shifts = saved["test_time_shifts"]
         conflicts = []
         for section, values in trained_settings(checkpoint).items():

@@ -14,6 +14,7 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from lightning.pytorch.utilities import rank_zero_info
 from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import MNIST, FashionMNIST
 from typing_extensions import override
@@ -168,7 +169,8 @@ class MNISTDataModule(L.LightningDataModule):
                 one pixel, to the 4 sides or also diagonally (8), and answers with the mean of
                 its class probabilities (0 = off). Costs 5 or 9 readings of each image; fit's
                 own validation, and so the checkpoint it keeps, reads images as they are. A
-                checkpoint is evaluated with its fit's value unless the command line sets one.
+                checkpoint is evaluated with its fit's value unless the command line sets one
+                or a config turns them on.
             predict_files: Image files, folders or glob patterns (PNG, JPEG, BMP, GIF, TIFF,
                 WebP), or just one, that ``predict`` classifies, each prepared the way MNIST
                 digits were made; when empty, ``predict`` runs on the test set.
@@ -277,6 +279,13 @@ class MNISTDataModule(L.LightningDataModule):
             self.test_set = self._held(*self._load("test"))
         if stage == "predict" and self.predict_set is None:
             self.predict_set = self._predict_set()
+        if stage in EVALUATIONS and self.test_time_shifts:
+            # Said, since the scores differ from a single reading's.
+            rank_zero_info(
+                f"Test-time shifts: each image is also read moved by one pixel in "
+                f"{self.test_time_shifts} directions ({1 + self.test_time_shifts} readings, "
+                "probabilities averaged); --data.test_time_shifts 0 reads it once"
+            )
 
     @override
     def train_dataloader(self) -> DataLoader:

@@ -14,9 +14,10 @@ from lstm_mnist.errors import OptionError
 
 LOGS = "lightning_logs"
 # What makes two fits the same run. The trainer section is left out (a resumed fit may be given
-# more epochs), and so are the data settings that only say where the files are.
+# more epochs), and so are the data settings that only say where the files are or how the
+# finished model is read at test time (a run saved before such a setting existed has no value).
 SAME_RUN = ("seed_everything", "model", "data", "optimizer", "lr_scheduler")
-RUN_LOCAL_DATA = ("data_dir", "download", "predict_files", "on_device")
+RUN_LOCAL_DATA = ("data_dir", "download", "predict_files", "on_device", "test_time_shifts")
 
 
 def check_folder(path: Path, option: str) -> Path:

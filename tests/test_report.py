@@ -1,6 +1,7 @@
 """The TensorBoard report a test writes: figures, the hparams row, the learning rate, the graph."""
 
 import torch
+import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
@@ -8,7 +9,7 @@ from lstm_mnist.augment import shifted_views
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.figures import misclassified_figure
 from lstm_mnist.model import LSTMClassifier
-from lstm_mnist.report import probabilities
+from lstm_mnist.report import probabilities, run_settings_table
 
 
 def test_tensorboard_opens_on_the_runs_curves_and_report(fitted_run):
@@ -41,6 +42,17 @@ def test_the_hparams_row_holds_what_makes_runs_differ(fitted_run):
     experiment = HParamsPluginData.FromString(content["_hparams_/experiment"]).experiment
     metrics = {info.name.tag for info in experiment.metric_infos}
     assert metrics == {"test/acc", "test/loss", "val/acc"}  # the run's own curves
+
+
+def test_a_test_of_a_checkpoint_rows_its_fits_augmentation_and_its_own_shifts(tmp_path):
+    # Its data module holds the checkpoint's input settings only; the fit's config.yaml the rest.
+    fit = {"data": {"max_shift": 2.0, "max_rotation": 10.0, "batch_size": 256, "scan": "rows"}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(fit))
+    data = MNISTDataModule(test_time_shifts=8)  # augmentation at its defaults, 0
+    row = run_settings_table(str(tmp_path), LSTMClassifier(), data)
+    assert (row["data/max_shift"], row["data/max_rotation"], row["data/batch_size"]) == (2, 10, 256)
+    assert row["data/test_time_shifts"] == 8
+    assert row["data/elastic_alpha"] == 0  # not in that config: the data module's
 
 
 def test_misclassified_digits_come_most_confident_first_with_their_index():

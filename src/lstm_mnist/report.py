@@ -81,17 +81,25 @@ DATA_COLUMNS = (
     "dataset", "scan", "pad_width", "crop", "normalization", "batch_size", "max_shift",
     "max_rotation", "horizontal_flip", "elastic_alpha", "test_time_shifts",
 )  # fmt: skip
+TEST_ONLY_COLUMNS = ("test_time_shifts",)
 
 
 def run_settings_table(log_dir: str | None, model, data) -> dict[str, object]:
     """The hparams tab's columns: training recipe (from the run's config.yaml), model, data."""
     table: dict[str, object] = {}
+    fitted: dict[str, object] = {}  # the fit's data settings
     config_file = Path(log_dir or ".") / "config.yaml"
     if config_file.is_file():  # written by the fit; absent for a logger of the user's own
         config = yaml.safe_load(config_file.read_text()) or {}
         table.update(_recipe(config))
+        fitted = config.get("data") or {}
     table.update({f"model/{key}": model.hparams[key] for key in MODEL_COLUMNS})
-    table.update({f"data/{key}": data.hparams[key] for key in DATA_COLUMNS})
+    # A test of a checkpoint builds its data module with the checkpoint's input settings only
+    # (not its augmentation or batch size): those come from the fit's config; how the test
+    # read the images comes from this one.
+    for key in DATA_COLUMNS:
+        fit_value = key in fitted and key not in TEST_ONLY_COLUMNS
+        table[f"data/{key}"] = fitted[key] if fit_value else data.hparams[key]
     table["model/parameters"] = sum(p.numel() for p in model.parameters())
     return {
         key: value if isinstance(value, int | float | str) else str(value)

@@ -9,6 +9,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams
 from typing_extensions import override
 
+from lstm_mnist.data import TEST_SETTINGS
 from lstm_mnist.figures import confusion_matrix_figure, misclassified_figure, reading_figure
 from lstm_mnist.reading import read_digits
 
@@ -81,7 +82,6 @@ DATA_COLUMNS = (
     "dataset", "scan", "pad_width", "crop", "normalization", "batch_size", "max_shift",
     "max_rotation", "horizontal_flip", "elastic_alpha", "test_time_shifts",
 )  # fmt: skip
-TEST_ONLY_COLUMNS = ("test_time_shifts",)
 
 
 def run_settings_table(log_dir: str | None, model, data) -> dict[str, object]:
@@ -98,7 +98,7 @@ def run_settings_table(log_dir: str | None, model, data) -> dict[str, object]:
     # (not its augmentation or batch size): those come from the fit's config; how the test
     # read the images comes from this one.
     for key in DATA_COLUMNS:
-        fit_value = key in fitted and key not in TEST_ONLY_COLUMNS
+        fit_value = key in fitted and key not in TEST_SETTINGS
         table[f"data/{key}"] = fitted[key] if fit_value else data.hparams[key]
     table["model/parameters"] = sum(p.numel() for p in model.parameters())
     return {

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import yaml
 
+from lstm_mnist.data import TEST_SETTINGS
 from lstm_mnist.errors import OptionError
 
 LOGS = "lightning_logs"
@@ -17,7 +18,7 @@ LOGS = "lightning_logs"
 # more epochs), and so are the data settings that only say where the files are or how the
 # finished model is read at test time (a run saved before such a setting existed has no value).
 SAME_RUN = ("seed_everything", "model", "data", "optimizer", "lr_scheduler")
-RUN_LOCAL_DATA = ("data_dir", "download", "predict_files", "on_device", "test_time_shifts")
+RUN_LOCAL_DATA = ("data_dir", "download", "predict_files", "on_device", *TEST_SETTINGS)
 
 
 def check_folder(path: Path, option: str) -> Path:

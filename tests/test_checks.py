@@ -56,3 +56,10 @@ def test_a_long_message_becomes_its_first_and_most_specific_lines():
   Given value type: <class 'jsonargparse._util.NestedArg'>"""
     assert one_line(message) == "Parser key \"optimizer\": Option 'lr' is not accepted"
     assert one_line("one line") == "one line"
+
+
+def test_types_are_said_in_words_not_as_python_spells_them():
+    literal = 'Parser key "data.test_time_shifts": Expected a typing.Literal[0, 4, 8]. Got value: 3'
+    assert one_line(literal) == 'Parser key "data.test_time_shifts": got 3; choose one of 0, 4, 8'
+    boolean = "Parser key \"model.bidirectional\":\n  Expected a <class 'bool'>. Got value: maybe"
+    assert one_line(boolean).endswith('"model.bidirectional": got maybe; expected true or false')

@@ -393,7 +393,8 @@ def test_a_bad_option_is_one_line_that_names_it(options, named, code, tiny_data_
         (["--data.crop", "14"], "data option crop=14 must be in [0, 14) pixels"),
         (["--model.num_layers", "0"], "model option num_layers=0 must be at least 1"),
         (["--data.val_size", "100000"], "val_size=100000 must be smaller than the 300"),
-        (["--data.pad_width", "many"], "Expected a <class 'int'>. Got value: many"),
+        (["--data.pad_width", "many"], '"data.pad_width": got many; expected a whole number'),
+        (["--data.scan", "diagonal"], "got diagonal; choose one of 'rows', 'columns', 'pixels'"),
         (["--config", "layered.yaml"], "layered.yaml: the block 'model:' beside 'config: "),
         (["--config", "bad.yaml"], "config file bad.yaml at line 3, column 1: expected"),
         (

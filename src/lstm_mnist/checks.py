@@ -6,6 +6,7 @@ key or value, not a traceback from deep inside torch or Lightning, and no folder
 
 import importlib
 import inspect
+import re
 from pathlib import Path
 
 import torch
@@ -199,7 +200,21 @@ def one_line(message: str) -> str:
     """Jsonargparse's and Lightning's messages span lines; the first and the most specific."""
     lines = [line.strip().removeprefix("- ") for line in message.splitlines() if line.strip()]
     if len(lines) == 1:
-        return lines[0]
+        return _plain_types(lines[0])
     vague = ("Does not validate", "Subtypes:", "Errors:", "Given value", "Expected a <class 'None")
     specific = [line for line in lines[1:] if not line.startswith(vague)]
-    return f"{lines[0]} {specific[-1] if specific else ''}".strip()
+    return _plain_types(f"{lines[0]} {specific[-1] if specific else ''}".strip())
+
+
+# jsonargparse names the expected type as Python spells it: "Expected a typing.Literal[0, 4, 8].
+# Got value: 3". A user reads the choices, or the kind of value, and what they gave.
+_CHOICES = re.compile(r"Expected a typing\.Literal\[(.*)\]\. Got value: (.*)")
+_TYPE = re.compile(r"Expected a <class '(\w+)'>\. Got value: (.*)")
+_TYPE_NAMES = {"int": "a whole number", "float": "a number", "bool": "true or false"}
+
+
+def _plain_types(message: str) -> str:
+    message = _CHOICES.sub(lambda m: f"got {m[2]}; choose one of {m[1]}", message)
+    return _TYPE.sub(
+        lambda m: f"got {m[2]}; expected {_TYPE_NAMES.get(m[1], 'a ' + m[1])}", message
+    )

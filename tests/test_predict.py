@@ -8,8 +8,9 @@ import csv
 import numpy as np
 from PIL import Image
 
-from lstm_mnist.cli import cli_main
-from tests.helpers import QUIET, best_checkpoint, draw_seven, lstm_mnist
+from lstm_mnist.cli import cli_main, run_cli
+from lstm_mnist.data import CLASS_NAMES
+from tests.helpers import CONFIGS, QUIET, best_checkpoint, draw_seven, lstm_mnist, write_tiny_mnist
 
 
 def photos(folder):
@@ -51,6 +52,7 @@ def test_predict_a_persons_photos_with_only_a_checkpoint(trained_run, tmp_path):
         "seven.png",
         "seven.tif",
     ]
+    assert all(row["name"] == row["class"] for row in rows)  # a digit is its own name
     assert sorted(path.name for path in tmp_path.iterdir()) == ["out", "photos"]
 
 
@@ -72,3 +74,28 @@ def test_one_file_needs_no_list(trained_run, tmp_path, monkeypatch, capsys):
     cli_main([*args, "--data.predict_files", "seven.png"])
     assert capsys.readouterr().out.startswith("seven.png: ")
     assert sorted(path.name for path in tmp_path.iterdir()) == ["seven.png"]
+
+
+def test_fashion_predictions_name_their_classes(tmp_path, monkeypatch, capsys):
+    data = write_tiny_mnist(tmp_path / "data", folder="FashionMNIST")
+    monkeypatch.chdir(tmp_path)
+    args = ["--config", str(CONFIGS / "default.yaml"), "--data.dataset", "fashion_mnist"]
+    args += ["--data.data_dir", str(data), "--data.val_size", "50", "--trainer.max_epochs", "1"]
+    checkpoint = run_cli(["fit", *args, *QUIET]).trainer.checkpoint_callback.best_model_path
+    output = tmp_path / "predictions.csv"
+    capsys.readouterr()  # the fit's lines
+    cli_main(["predict", "--ckpt_path", checkpoint, "--prediction_writer.output", str(output)])
+    rows = list(csv.DictReader(output.open()))
+    assert len(rows) == 70  # the tiny test set
+    names = CLASS_NAMES["fashion_mnist"]
+    assert all(row["name"] == names[int(row["class"])] for row in rows)
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"test[0]: {rows[0]['name']} (p=")
+    top = _top_names(first)
+    assert len(top) == 3
+    assert set(top) <= set(names)
+
+
+def _top_names(line: str) -> list[str]:
+    # "test[0]: Ankle boot (p=0.12; top: Ankle boot 0.12, Bag 0.11, Coat 0.11)"
+    return [item.rsplit(" ", 1)[0] for item in line.split("top: ")[1].rstrip(")").split(", ")]

@@ -36,6 +36,8 @@ DatasetName = Literal["mnist", "fashion_mnist"]
 # torchvision's classes know the download mirrors and md5 sums; their folder is <root>/<Class>/raw.
 _TORCHVISION_CLASSES = {"mnist": MNIST, "fashion_mnist": FashionMNIST}
 NUM_CLASSES = 10
+# What predict calls each class: a digit's own name, and Fashion-MNIST's names (torchvision's).
+CLASS_NAMES = {"mnist": [str(digit) for digit in range(10)], "fashion_mnist": FashionMNIST.classes}
 
 
 class TensorBatches(Dataset):
@@ -233,6 +235,11 @@ class MNISTDataModule(L.LightningDataModule):
     def num_classes(self) -> int:
         """Classes of the dataset (10 for both); linked to the model's num_classes."""
         return NUM_CLASSES
+
+    @property
+    def class_names(self) -> list[str]:
+        """What each class is called: ``"7"`` for MNIST, ``"Sneaker"`` for Fashion-MNIST's 7."""
+        return CLASS_NAMES[self.dataset]
 
     def prepare_data(self) -> None:
         """Download once (rank 0 of each node), and only what is missing.

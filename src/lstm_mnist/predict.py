@@ -1,4 +1,4 @@
-"""What ``predict`` tells a user: per image, the digit, its probability and the top 3."""
+"""What ``predict`` tells a user: per image, the class and its name, its probability, the top 3."""
 
 import csv
 import json
@@ -32,10 +32,12 @@ class PredictionWriter(BasePredictionWriter):
         )
         self.output, self.top_k, self.print_limit = output, top_k, print_limit
         self.rows: list[dict] = []
+        self.class_names: list[str] = []
 
     @override
     def on_predict_start(self, trainer, pl_module) -> None:
         self.rows = []
+        self.class_names = trainer.datamodule.class_names  # an MNISTDataModule's
 
     @override
     def write_on_batch_end(
@@ -50,9 +52,10 @@ class PredictionWriter(BasePredictionWriter):
             self.rows.append(
                 {
                     "file": names[index],
-                    "digit": ranked[0][0],
+                    "class": ranked[0][0],
+                    "name": self.class_names[ranked[0][0]],
                     "probability": round(ranked[0][1], 4),
-                    "top": [[digit, round(p, 4)] for digit, p in ranked],
+                    "top": [[c, round(p, 4)] for c, p in ranked],
                     **({"label": labels[row]} if labels[row] >= 0 else {}),  # the test set's
                 }
             )
@@ -64,8 +67,8 @@ class PredictionWriter(BasePredictionWriter):
         if stage != "predict":
             return
         for row in self.rows[: self.print_limit]:
-            top = ", ".join(f"{c} {p:.2f}" for c, p in row["top"])
-            print(f"{row['file']}: {row['digit']} (p={row['probability']:.2f}; top: {top})")
+            top = ", ".join(f"{self.class_names[c]} {p:.2f}" for c, p in row["top"])
+            print(f"{row['file']}: {row['name']} (p={row['probability']:.2f}; top: {top})")
         if len(self.rows) > self.print_limit:
             hint = "" if self.output else "; save all with --prediction_writer.output FILE.csv"
             print(f"... {len(self.rows) - self.print_limit} more{hint}")
@@ -87,9 +90,8 @@ def _save(rows: list[dict], path: Path) -> None:
         return
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["file", "digit", "probability", "top", "label"])
+        writer.writerow(["file", "class", "name", "probability", "top", "label"])
         for row in rows:
-            top = " ".join(f"{c}:{p}" for c, p in row["top"])
-            writer.writerow(
-                [row["file"], row["digit"], row["probability"], top, row.get("label", "")]
-            )
+            top = " ".join(f"{c}:{p}" for c, p in row["top"])  # classes: names may hold spaces
+            fields = [row["file"], row["class"], row["name"], row["probability"], top]
+            writer.writerow([*fields, row.get("label", "")])

@@ -9,6 +9,7 @@ from functools import partial
 
 import pytest
 import torch
+import yaml
 
 from lstm_mnist.checkpoint import CheckpointError, load_run, read_checkpoint, trained_settings
 from lstm_mnist.reading import Reader
@@ -73,6 +74,24 @@ def test_test_takes_the_model_from_its_checkpoint(trained_run, tmp_path):
     assert "Traceback" not in result.stderr
     assert len(set(run.glob("events.out.tfevents.*")) - before) == 1
     assert sorted(path.name for path in tmp_path.iterdir()) == ["run"]  # no new run folder
+
+
+def test_print_config_of_a_test_shows_the_checkpoints_settings(trained_run, tmp_path):
+    # What test will run: the padded model and its split, not default.yaml's or the defaults.
+    args = [
+        "test",
+        "--config",
+        CONFIGS / "default.yaml",
+        "--ckpt_path",
+        best_checkpoint(trained_run),
+    ]
+    result = lstm_mnist(*args, "--print_config", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    printed = yaml.safe_load(result.stdout)
+    assert (printed["data"]["pad_width"], printed["data"]["val_size"]) == (14, 50)
+    assert printed["ckpt_path"] == str(best_checkpoint(trained_run))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_an_explicit_option_that_contradicts_the_checkpoint_is_named(

@@ -5,11 +5,10 @@ import pytest
 import torch
 import yaml
 from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
-from lightning.pytorch.cli import SaveConfigCallback
 from lightning.pytorch.profilers import SimpleProfiler
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lstm_mnist.cli import LSTMMnistCLI, cli_main, run_cli
+from lstm_mnist.cli import LSTMMnistCLI, RunConfig, cli_main, run_cli
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
@@ -139,7 +138,7 @@ def test_stage_callbacks_join_only_the_subcommands_that_use_them(
     assert (PredictionWriter in kinds, Report in kinds) == (writer, report)
     assert ModelCheckpoint in kinds
     # the run's config and its learning-rate curve belong to a fit
-    assert (LearningRateMonitor in kinds, SaveConfigCallback in kinds) == (fitting, fitting)
+    assert (LearningRateMonitor in kinds, RunConfig in kinds) == (fitting, fitting)
 
 
 def test_without_a_subcommand_the_callbacks_are_fits(tiny_data_dir, tmp_path):

@@ -3,6 +3,7 @@
 import hashlib
 
 import pytest
+import torch
 import yaml
 
 from lstm_mnist.errors import OptionError
@@ -47,6 +48,43 @@ def test_resume_continues_the_run_of_the_same_settings(trained_run, tiny_data_di
     saved = yaml.safe_load((run / "config.yaml").read_text())
     assert saved["trainer"]["max_epochs"] == 3  # the resumed fit's own config
     assert sorted(path.name for path in tmp_path.iterdir()) == ["runs"]
+
+
+def test_a_runs_config_fed_back_resumes_that_run_or_repeats_it_anew(trained_run, tmp_path, capsys):
+    # As config.yaml was written before it recorded `logger: true`: the logger the project chose,
+    # with the folder it wrote to (here the original run's, not the copy's).
+    root = tmp_path / "runs"
+    run = copy_run(trained_run, root)
+    config = run / "config.yaml"
+    older = yaml.safe_load(config.read_text())
+    logger = {"save_dir": str(trained_run.parents[1]), "name": "lightning_logs", "version": None}
+    older["trainer"]["logger"] = {"class_path": "lstm_mnist.logger.RunLogger", "init_args": logger}
+    config.write_text(yaml.safe_dump(older))
+    args = ["fit", "--config", config, "--trainer.default_root_dir", root, *QUIET]
+    result = lstm_mnist(*args, "--trainer.max_epochs", "3", "--ckpt_path", "last", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Resuming from {run / 'checkpoints' / 'last.ckpt'}" in result.stderr + result.stdout
+    assert [p.name for p in (root / "lightning_logs").iterdir()] == ["version_0"]
+    # the copy's own last.ckpt goes on (a copied or moved run's too), for the next resume
+    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 2
+    assert not list(run.glob("checkpoints/last-*"))
+    saved = yaml.safe_load(config.read_text())
+    assert (saved["trainer"]["logger"], saved["ckpt_path"]) == (True, None)
+    # The resumed run's config, fed back without --ckpt_path, is a new run where it is told.
+    again = in_process(
+        "fit",
+        "--config",
+        config,
+        "--trainer.default_root_dir",
+        "again",
+        cwd=tmp_path,
+        capsys=capsys,
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert (
+        tmp_path / "again" / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
+    ).is_file()
+    assert [p.name for p in (root / "lightning_logs").iterdir()] == ["version_0"]
 
 
 def test_nothing_to_resume_is_said_in_one_line(tiny_data_dir, tmp_path, capsys):

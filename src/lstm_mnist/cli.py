@@ -62,6 +62,9 @@ from lstm_mnist.runs import LOGS, check_folder, run_to_resume
 from lstm_mnist.signals import InterruptBetweenBatches, RequeueBetweenBatches
 from lstm_mnist.tuning import NoProfiler, tune_process
 
+EVALUATING = ("validate", "test", "predict")  # the subcommands that score a checkpoint
+# Raised when parse_arguments drops --print_config from sys.argv (see there).
+warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
 # The model keeps its own configure_optimizers (the seed's RMSprop) so it also trains outside the
 # CLI; the CLI replacing it with --optimizer is the design, not something to warn a user about.
 warnings.filterwarnings("ignore", message=r".*configure_optimizers` will be overridden by")
@@ -79,8 +82,31 @@ warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)` i
 CALLBACKS_FOR_RESUMING = r"Be aware that when using `ckpt_path`, callbacks used to create"
 
 
+class RunConfig(SaveConfigCallback):
+    """Writes the run's config.yaml: its settings, so that ``fit --config`` on it repeats the run.
+
+    Without the checkpoint a resumed fit started from (fed back, that config would resume the run
+    again instead of repeating it; ``--ckpt_path last`` says to continue), and with ``logger: true``
+    where the project chose the logger: its save_dir and version name this run's folder, and a
+    repeat is a new run, in the folder of the command that repeats it.
+    """
+
+    def __init__(self, parser, config, *args, project_logger: bool = False, **kwargs) -> None:
+        """SaveConfigCallback's arguments, and whether the CLI chose the logger."""
+        config = config.clone()
+        if config.get("ckpt_path") is not None:  # a subcommand's (a CLI without one has none)
+            config.ckpt_path = None
+        if project_logger:
+            config.trainer.logger = True
+        super().__init__(parser, config, *args, **kwargs)
+
+
 class LSTMMnistCLI(LightningCLI):
     """LightningCLI with the project's links, callbacks, logger and checks before a run."""
+
+    def __init__(self, *args, save_config_callback=RunConfig, **kwargs) -> None:
+        """LightningCLI's arguments; a run's config.yaml is written by RunConfig by default."""
+        super().__init__(*args, save_config_callback=save_config_callback, **kwargs)
 
     @override
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
@@ -101,6 +127,9 @@ class LSTMMnistCLI(LightningCLI):
                 "checkpoint.auto_insert_metric_name": False,
                 "last_checkpoint.filename": "last",
                 "last_checkpoint.monitor": None,
+                # A resumed run whose folder was moved or copied updates its last.ckpt (which the
+                # next --ckpt_path last reads), not a last-v1.ckpt beside it.
+                "last_checkpoint.enable_version_counter": False,
                 "lr_monitor.logging_interval": "epoch",
             }
         )
@@ -139,6 +168,14 @@ class LSTMMnistCLI(LightningCLI):
     @override
     def parse_arguments(self, parser: LightningArgumentParser, args) -> None:
         self._argv = list(sys.argv[1:] if args is None else args)  # to tell options from configs
+        # test/validate/predict print their config once the checkpoint's settings are in it (in
+        # _parse_ckpt_path); jsonargparse would print it before, with the defaults in their place.
+        self._print_config = None
+        if self._argv and self._argv[0] in EVALUATING:
+            printing = [arg for arg in self._argv if arg.partition("=")[0] == "--print_config"]
+            if printing:
+                self._print_config = printing[-1].partition("=")[2]
+                args = [arg for arg in self._argv if arg not in printing]
         super().parse_arguments(parser, args)
 
     def _parse_ckpt_path(self) -> None:
@@ -153,9 +190,18 @@ class LSTMMnistCLI(LightningCLI):
         subcommand = self.config.get("subcommand")
         if subcommand == "fit":
             self._resume(self.config.fit)
-        elif subcommand is not None:
+        elif subcommand is not None and (
+            self.config[subcommand].ckpt_path or self._print_config is None
+        ):
             self._evaluate_checkpoint(subcommand, self.config[subcommand])
         config = self.config[subcommand] if subcommand else self.config
+        if self._print_config is not None:  # test/validate/predict's, with a checkpoint's settings
+            flags = self._print_config.split(",")
+            dump = self._parser(subcommand).dump
+            print(
+                dump(config, skip_none="skip_null" in flags, skip_default="skip_default" in flags)
+            )
+            sys.exit(0)
         check_optimization(config)
         check_checkpointing(config)
         self._choose_logger(config, subcommand or "fit")
@@ -250,13 +296,15 @@ class LSTMMnistCLI(LightningCLI):
         if subcommand in ("validate", "predict"):
             config.trainer.logger = False
             return
+        if self.save_config_callback and issubclass(self.save_config_callback, RunConfig):
+            self.save_config_kwargs["project_logger"] = True  # config.yaml records `logger: true`
         if self._run_dir is not None:
             save_dir, name, version = self._run_dir.parent, "", self._run_dir.name
         else:
             option = "trainer.default_root_dir"
             save_dir, name, version = check_folder(_root(config), option), LOGS, None
         config.trainer.logger = Namespace(
-            class_path="lstm_mnist.logger.RunLogger",
+            class_path=RUN_LOGGER,
             init_args=Namespace(
                 save_dir=str(save_dir),
                 name=name,
@@ -374,6 +422,9 @@ class LSTMMnistCLI(LightningCLI):
             raise LstmMnistError(f"{len(predicted.failures)} of {total} files could not be read")
 
 
+RUN_LOGGER = f"{RunLogger.__module__}.{RunLogger.__name__}"
+
+
 def _root(config) -> Path:
     """Where runs are written: --trainer.default_root_dir, else the current folder.
 
@@ -384,8 +435,20 @@ def _root(config) -> Path:
 
 
 def _our_logger(config) -> bool:
-    """True if the user left the logger to the project (none configured, or ``true``)."""
-    return config.trainer.logger in (None, True)
+    """True if the user left the logger to the project.
+
+    None configured or ``true`` (what a run's config.yaml records when the project chose it): that
+    config fed back (``fit --config <run>/config.yaml``) starts a new run, or continues its run with
+    ``--ckpt_path last``, in this command's folder.
+    """
+    logger = config.trainer.logger
+    if logger in (None, True):
+        return True
+    # config.yaml files written before RunConfig recorded `logger: true`: a new run's RunLogger
+    # (version null; the experiments command names its runs' versions)
+    if not isinstance(logger, Namespace) or logger.get("class_path") != RUN_LOGGER:
+        return False
+    return logger.get("init_args.version") is None
 
 
 def _explicit_options(argv: list[str]) -> set[str]:

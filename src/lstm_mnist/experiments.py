@@ -278,6 +278,10 @@ GRIDS: dict[str, list[tuple[str, list[str]]]] = {
             "bidirectional + elastic 16 + test-time shifts",
             ["--config", BEST, *BIDIRECTIONAL, *ELASTIC_16, *TTA_8],
         ),
+        (
+            "bidirectional + elastic 16 + test-time shifts, 80 epochs",
+            ["--config", BEST, *BIDIRECTIONAL, *ELASTIC_16, *TTA_8, *EPOCHS_80],
+        ),
     ],
 }
 RESCORED_NOTE = (

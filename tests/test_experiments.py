@@ -1,9 +1,10 @@
 import csv
 
 import pytest
+import yaml
 
 from lstm_mnist import experiments
-from lstm_mnist.cli import LSTMMnistCLI
+from lstm_mnist.cli import LSTMMnistCLI, cli_main
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import OptionError
 from lstm_mnist.model import LSTMClassifier
@@ -82,6 +83,34 @@ def test_every_grid_cell_is_a_valid_command_line(grid, name, args, tmp_path, mon
     cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=full, run=False)
     if grid in ("best", "levers", "fashion", "record") and "seed" not in name:
         assert sum(p.numel() for p in cli.model.parameters()) <= 26_570  # the seed's padded model
+
+
+@pytest.mark.parametrize(
+    ("config", "grid", "setting"),
+    [
+        (
+            "configs/record.yaml",
+            "record",
+            "bidirectional + elastic 16 + test-time shifts, 80 epochs",
+        ),
+        ("configs/fashion.yaml", "fashion", "best recipe, 80 epochs + test-time shifts"),
+        ("configs/bidirectional.yaml", "record", "best, bidirectional 2 x LSTM(24)"),
+    ],
+)
+def test_a_shipped_config_is_the_grid_row_its_figure_comes_from(
+    config, grid, setting, monkeypatch, capsys
+):
+    # The figure in a config's comment and the README was measured by the grid's row: the two
+    # must stay one run (jsonargparse orders a class's keys as written, so compare as dicts).
+    monkeypatch.chdir(PROJECT_ROOT)
+    (row,) = [args for name, args in experiments.GRIDS[grid] if name == setting]
+
+    def resolved(*args):
+        with pytest.raises(SystemExit):
+            cli_main(["fit", *args, "--print_config"])
+        return yaml.safe_load(capsys.readouterr().out)
+
+    assert resolved("--config", config) == resolved(*row)
 
 
 def test_the_table_names_where_its_runs_ran_even_when_older_rows_do_not_say():

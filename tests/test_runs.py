@@ -87,6 +87,23 @@ def test_a_runs_config_fed_back_resumes_that_run_or_repeats_it_anew(trained_run,
     assert [p.name for p in (root / "lightning_logs").iterdir()] == ["version_0"]
 
 
+def test_a_fit_without_a_seed_resumes_and_is_told_its_schedule_stays(tiny_data_dir, tmp_path):
+    # Without a seed the fit draws one and its config.yaml records it; the same command with
+    # --ckpt_path last must continue that run, not refuse it for the seed. More epochs than the
+    # cosine's T_max: the warning must not ask for a T_max that resuming would then refuse.
+    args = ["fit", "--config", CONFIGS / "best.yaml", "--seed_everything", "true", *QUIET]
+    args += ["--data.data_dir", tiny_data_dir, "--data.val_size", "50"]
+    args += ["--lr_scheduler.T_max", "1", "--trainer.default_root_dir", tmp_path / "runs"]
+    first = lstm_mnist(*args, "--trainer.max_epochs", "1", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    resumed = lstm_mnist(*args, "--trainer.max_epochs", "2", "--ckpt_path", "last", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resuming from" in resumed.stderr + resumed.stdout
+    assert "a resumed fit keeps it" in resumed.stderr
+    assert "to match" not in resumed.stderr
+    assert [p.name for p in (tmp_path / "runs" / "lightning_logs").iterdir()] == ["version_0"]
+
+
 def test_nothing_to_resume_is_said_in_one_line(tiny_data_dir, tmp_path, capsys):
     args = ["fit", "--config", CONFIGS / "default.yaml", "--data.data_dir", tiny_data_dir]
     result = in_process(*args, "--ckpt_path", "last", cwd=tmp_path, capsys=capsys)

@@ -79,6 +79,8 @@ def run_to_resume(root: Path, current: dict) -> Path:
     for last in candidates:
         saved = _saved_config(last.parents[1])
         found = differences(run_settings(saved), wanted) if saved is not None else ["no config"]
+        if wanted["seed_everything"] is True:  # "any seed": the run continues with its own
+            found = [line for line in found if not line.startswith("seed_everything=")]
         if not found:
             return last
         mismatch.append((last.parents[1], found))

@@ -63,3 +63,12 @@ def test_types_are_said_in_words_not_as_python_spells_them():
     assert one_line(literal) == 'Parser key "data.test_time_shifts": got 3; choose one of 0, 4, 8'
     boolean = "Parser key \"model.bidirectional\":\n  Expected a <class 'bool'>. Got value: maybe"
     assert one_line(boolean).endswith('"model.bidirectional": got maybe; expected true or false')
+    optional = """Parser key "trainer.max_epochs":
+  Does not validate against any of the Union subtypes
+  Subtypes: [<class 'int'>, <class 'NoneType'>]
+  Errors:
+    - Expected a <class 'int'>
+    - Expected a <class 'NoneType'>
+  Given value type: <class 'str'>
+  Given value: two"""
+    assert one_line(optional) == 'Parser key "trainer.max_epochs": got two; expected a whole number'

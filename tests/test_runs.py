@@ -120,6 +120,10 @@ def test_what_makes_two_fits_the_same_run():
     assert differences(run_settings(saved), run_settings(other)) == [
         "model.hidden_size=32 (this fit: 40)"
     ]
+    adam = {"class_path": "torch.optim.Adam", "init_args": {"lr": 0.003, "betas": [0.9, 0.999]}}
+    assert differences({"optimizer": None}, {"optimizer": adam}) == [
+        "optimizer=None (this fit: 'torch.optim.Adam')"  # the class, not all its arguments
+    ]
 
 
 def test_a_log_folder_that_cannot_be_one_is_refused(tmp_path):

@@ -210,18 +210,29 @@ def one_line(message: str) -> str:
         return _plain_types(lines[0])
     vague = ("Does not validate", "Subtypes:", "Errors:", "Given value", "Expected a <class 'None")
     specific = [line for line in lines[1:] if not line.startswith(vague)]
-    return _plain_types(f"{lines[0]} {specific[-1] if specific else ''}".strip())
+    given = next((line[13:] for line in lines if line.startswith("Given value: ")), None)
+    return _plain_types(f"{lines[0]} {specific[-1] if specific else ''}".strip(), given)
 
 
 # jsonargparse names the expected type as Python spells it: "Expected a typing.Literal[0, 4, 8].
 # Got value: 3". A user reads the choices, or the kind of value, and what they gave.
 _CHOICES = re.compile(r"Expected a typing\.Literal\[(.*)\]\. Got value: (.*)")
-_TYPE = re.compile(r"Expected a <class '(\w+)'>\. Got value: (.*)")
-_TYPE_NAMES = {"int": "a whole number", "float": "a number", "bool": "true or false"}
+_TYPE = re.compile(r"Expected a <class '(\w+)'>(?:\. Got value: (.*))?")
+_TYPE_NAMES = {
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "list": 'a list, e.g. "[0, 1]"',
+}
 
 
-def _plain_types(message: str) -> str:
+def _plain_types(message: str, given: str | None = None) -> str:
+    """The type or choices in words; ``given``: the value, when the message names it elsewhere."""
     message = _CHOICES.sub(lambda m: f"got {m[2]}; choose one of {m[1]}", message)
-    return _TYPE.sub(
-        lambda m: f"got {m[2]}; expected {_TYPE_NAMES.get(m[1], 'a ' + m[1])}", message
-    )
+
+    def words(match: re.Match) -> str:
+        value = match[2] or given
+        expected = f"expected {_TYPE_NAMES.get(match[1], 'a ' + match[1])}"
+        return f"got {value}; {expected}" if value is not None else expected
+
+    return _TYPE.sub(words, message)

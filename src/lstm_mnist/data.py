@@ -265,7 +265,8 @@ class MNISTDataModule(L.LightningDataModule):
                 for folder in made:  # what the failed download made, if it left them empty
                     if folder.is_dir() and not any(folder.iterdir()):
                         folder.rmdir()
-                reason = str(err).rstrip(": ") or type(err).__name__
+                # torchvision's: "Error downloading <file>:\n<why>"; the why must stay
+                reason = str(err).strip().rstrip(":") or type(err).__name__
                 raise self._not_found_error(f"the download failed ({reason})") from err
         # Checked here too, from the labels file's header: prepare_data runs before a run
         # folder is made, so a bad value leaves nothing behind.

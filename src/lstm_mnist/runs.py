@@ -59,8 +59,15 @@ def differences(saved: dict, current: dict, prefix: str = "") -> list[str]:
         if isinstance(old, dict) and isinstance(new, dict):
             found += differences(old, new, f"{prefix}{key}.")
         elif old != new:
-            found.append(f"{prefix}{key}={old!r} (this fit: {new!r})")
+            found.append(f"{prefix}{key}={_brief(old)} (this fit: {_brief(new)})")
     return found
+
+
+def _brief(value) -> str:
+    """A setting as a line can hold it: a class block by its class, not all its arguments."""
+    if isinstance(value, dict) and "class_path" in value:
+        return repr(value["class_path"])
+    return repr(value)
 
 
 def run_to_resume(root: Path, current: dict) -> Path:

@@ -440,6 +440,12 @@ def test_no_logger_drops_the_learning_rate_monitor(tiny_data_dir, tmp_path, caps
     assert not list(tmp_path.rglob("lightning_logs"))
     assert not list(tmp_path.rglob("events.*"))
     assert (tmp_path / "root" / "checkpoints" / "last.ckpt").is_file()
+    # A second such fit into the same folder keeps the first one's last.ckpt (only a resumed
+    # fit updates its run's last.ckpt in place).
+    first = (tmp_path / "root" / "checkpoints" / "last.ckpt").read_bytes()
+    assert in_process(*args, cwd=tmp_path, capsys=capsys).returncode == 0
+    assert (tmp_path / "root" / "checkpoints" / "last.ckpt").read_bytes() == first
+    assert (tmp_path / "root" / "checkpoints" / "last-v1.ckpt").is_file()
 
 
 def test_a_fit_without_checkpointing_saves_none(tiny_data_dir, tmp_path, capsys):

@@ -127,9 +127,6 @@ class LSTMMnistCLI(LightningCLI):
                 "checkpoint.auto_insert_metric_name": False,
                 "last_checkpoint.filename": "last",
                 "last_checkpoint.monitor": None,
-                # A resumed run whose folder was moved or copied updates its last.ckpt (which the
-                # next --ckpt_path last reads), not a last-v1.ckpt beside it.
-                "last_checkpoint.enable_version_counter": False,
                 "lr_monitor.logging_interval": "epoch",
             }
         )
@@ -237,6 +234,10 @@ class LSTMMnistCLI(LightningCLI):
                 "it with its run's config.yaml (--config), or start anew without --ckpt_path"
             )
         self._run_dir = run_folder(config.ckpt_path)  # continue its curves in its folder
+        # Its last.ckpt goes on (the next --ckpt_path last reads it), even where the run was moved
+        # or copied: Lightning, not finding its old folder's name, would write last-v1.ckpt beside
+        # it. Only here: a new fit into a folder that holds a last.ckpt keeps that one.
+        config.last_checkpoint.enable_version_counter = False
         # TensorBoard hides what the stopped run logged from this checkpoint's step on (the
         # steps it will train again), so no step is drawn twice.
         self._purge_step = checkpoint.get("global_step", 0)

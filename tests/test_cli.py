@@ -8,6 +8,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.profilers import SimpleProfiler
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from lstm_mnist.checkpoint import RunCheckpoint
 from lstm_mnist.cli import LSTMMnistCLI, RunConfig, cli_main, run_cli
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.model import LSTMClassifier
@@ -136,7 +137,7 @@ def test_stage_callbacks_join_only_the_subcommands_that_use_them(
     cli = LSTMMnistCLI(LSTMClassifier, MNISTDataModule, args=args)
     kinds = {type(callback) for callback in cli.trainer.callbacks}
     assert (PredictionWriter in kinds, Report in kinds) == (writer, report)
-    assert ModelCheckpoint in kinds
+    assert RunCheckpoint in kinds
     # the run's config and its learning-rate curve belong to a fit
     assert (LearningRateMonitor in kinds, RunConfig in kinds) == (fitting, fitting)
 

@@ -68,6 +68,7 @@ def test_a_runs_config_fed_back_resumes_that_run_or_repeats_it_anew(trained_run,
     # the copy's own last.ckpt goes on (a copied or moved run's too), for the next resume
     assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 2
     assert not list(run.glob("checkpoints/last-*"))
+    assert len(list(run.glob("checkpoints/epoch*.ckpt"))) == 1  # the best, as save_top_k=1 says
     saved = yaml.safe_load(config.read_text())
     assert (saved["trainer"]["logger"], saved["ckpt_path"]) == (True, None)
     # The resumed run's config, fed back without --ckpt_path, is a new run where it is told.

@@ -8,8 +8,11 @@ trained from the file alone, whatever config the user names beside it.
 import inspect
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from typing_extensions import override
 
 from lstm_mnist.data import MNISTDataModule
 from lstm_mnist.errors import LstmMnistError
@@ -123,3 +126,31 @@ def constructor_args(cls: type, saved: dict) -> dict:
     """
     accepted = inspect.signature(cls).parameters
     return {key: value for key, value in saved.items() if key in accepted}
+
+
+class RunCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint that keeps its record of a run whose folder was moved or copied.
+
+    Lightning forgets which files it saved (the best ones, last.ckpt) when a resumed fit's folder
+    is not spelled as it was: the old best would then stay beside the new one, and last.ckpt
+    would be written as last-v1.ckpt, leaving the next ``--ckpt_path last`` a stale file. The
+    record is moved to this folder instead.
+    """
+
+    @override
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        old = state_dict.get("dirpath")
+        if old and self.dirpath and old != self.dirpath:
+            state_dict = {**state_dict, "dirpath": self.dirpath}
+            for key in ("best_model_path", "kth_best_model_path", "last_model_path"):
+                state_dict[key] = _moved(state_dict.get(key), old, self.dirpath)
+            best = state_dict.get("best_k_models") or {}
+            state_dict["best_k_models"] = {_moved(p, old, self.dirpath): s for p, s in best.items()}
+        super().load_state_dict(state_dict)
+
+
+def _moved(path: str | None, old: str, new: str) -> str | None:
+    """``path`` under ``old`` as the same file under ``new`` (other paths as they are)."""
+    if not path or Path(path).parent != Path(old):
+        return path
+    return str(Path(new) / Path(path).name)

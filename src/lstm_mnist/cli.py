@@ -38,6 +38,7 @@ from typing_extensions import override
 
 from lstm_mnist.checkpoint import (
     CheckpointError,
+    RunCheckpoint,
     newest_last_checkpoint,
     read_checkpoint,
     run_folder,
@@ -116,8 +117,9 @@ class LSTMMnistCLI(LightningCLI):
         parser.link_arguments("data.seq_len", "model.seq_len", apply_on="instantiate")
         # Two checkpoints: the best epoch by val/acc, and last.ckpt after every epoch for resuming.
         # (Since Lightning 2.6 `save_last` writes last.ckpt only when a best checkpoint is saved.)
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
-        parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
+        # RunCheckpoint: Lightning's, which also keeps its record of a moved or copied run.
+        parser.add_lightning_class_args(RunCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(RunCheckpoint, "last_checkpoint")
         parser.add_lightning_class_args(LearningRateMonitor, "lr_monitor")
         parser.set_defaults(
             {
@@ -234,10 +236,6 @@ class LSTMMnistCLI(LightningCLI):
                 "it with its run's config.yaml (--config), or start anew without --ckpt_path"
             )
         self._run_dir = run_folder(config.ckpt_path)  # continue its curves in its folder
-        # Its last.ckpt goes on (the next --ckpt_path last reads it), even where the run was moved
-        # or copied: Lightning, not finding its old folder's name, would write last-v1.ckpt beside
-        # it. Only here: a new fit into a folder that holds a last.ckpt keeps that one.
-        config.last_checkpoint.enable_version_counter = False
         # TensorBoard hides what the stopped run logged from this checkpoint's step on (the
         # steps it will train again), so no step is drawn twice.
         self._purge_step = checkpoint.get("global_step", 0)

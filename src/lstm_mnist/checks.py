@@ -78,17 +78,19 @@ def check_cosine_length(config) -> None:
     if not scheduler or not str(scheduler.get("class_path", "")).endswith("CosineAnnealingLR"):
         return
     t_max, epochs = scheduler.init_args.get("T_max"), config.trainer.max_epochs
-    if t_max != epochs and config.get("ckpt_path"):  # a resumed fit keeps its run's schedule
+    if t_max == epochs:
+        return
+    mismatch = f"lr_scheduler.init_args.T_max={t_max} but trainer.max_epochs={epochs}"
+    if config.get("ckpt_path"):  # a resumed fit keeps its run's schedule
         rank_zero_warn(
-            f"lr_scheduler.init_args.T_max={t_max} but trainer.max_epochs={epochs}: this run's "
-            f"cosine ends after {t_max} epochs and a resumed fit keeps it (epochs past {t_max} "
-            f"run the rate back up); to train {epochs} epochs on one cosine, start a new run with "
-            f"--lr_scheduler.T_max {epochs}."
+            f"{mismatch}: this run's cosine ends after {t_max} epochs and a resumed fit keeps it "
+            f"(epochs past {t_max} run the rate back up); to train {epochs} epochs on one "
+            f"cosine, start a new run with --lr_scheduler.T_max {epochs}."
         )
-    elif t_max != epochs:
+    else:
         rank_zero_warn(
-            f"lr_scheduler.init_args.T_max={t_max} but trainer.max_epochs={epochs}: the cosine "
-            f"schedule ends after {t_max} epochs; set --lr_scheduler.T_max {epochs} to match."
+            f"{mismatch}: the cosine schedule ends after {t_max} epochs; set "
+            f"--lr_scheduler.T_max {epochs} to match."
         )
 
 

@@ -53,7 +53,7 @@ from lstm_mnist.checks import (
     check_optimization,
     one_line,
 )
-from lstm_mnist.data import MNISTDataModule
+from lstm_mnist.data import EVALUATIONS, MNISTDataModule
 from lstm_mnist.errors import LstmMnistError, OptionError
 from lstm_mnist.logger import RunLogger
 from lstm_mnist.model import LSTMClassifier
@@ -63,7 +63,6 @@ from lstm_mnist.runs import LOGS, check_folder, run_to_resume
 from lstm_mnist.signals import InterruptBetweenBatches, RequeueBetweenBatches
 from lstm_mnist.tuning import NoProfiler, tune_process
 
-EVALUATING = ("validate", "test", "predict")  # the subcommands that score a checkpoint
 # Raised when parse_arguments drops --print_config from sys.argv (see there).
 warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
 # The model keeps its own configure_optimizers (the seed's RMSprop) so it also trains outside the
@@ -170,7 +169,7 @@ class LSTMMnistCLI(LightningCLI):
         # test/validate/predict print their config once the checkpoint's settings are in it (in
         # _parse_ckpt_path); jsonargparse would print it before, with the defaults in their place.
         self._print_config = None
-        if self._argv and self._argv[0] in EVALUATING:
+        if self._argv and self._argv[0] in EVALUATIONS:
             printing = [arg for arg in self._argv if arg.partition("=")[0] == "--print_config"]
             if printing:
                 self._print_config = printing[-1].partition("=")[2]

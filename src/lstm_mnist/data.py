@@ -104,7 +104,8 @@ def keep_batch(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, 
     return batch
 
 
-# The commands under which test_time_shifts applies: all but fit (its validation included).
+# The commands that score a finished model, under which test_time_shifts applies: all but fit
+# (its validation included).
 EVALUATIONS = ("validate", "test", "predict")
 # Settings of how a finished model reads the images, no part of what it was trained with.
 TEST_SETTINGS = ("test_time_shifts",)

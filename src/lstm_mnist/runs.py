@@ -82,12 +82,16 @@ def run_to_resume(root: Path, current: dict) -> Path:
             "checkpoints/last.ckpt; start the fit without --ckpt_path"
         )
     wanted = run_settings(current)
+    any_seed = wanted["seed_everything"] is True  # "any seed": a run continues with its own
     mismatch = []
     for last in candidates:
         saved = _saved_config(last.parents[1])
-        found = differences(run_settings(saved), wanted) if saved is not None else ["no config"]
-        if wanted["seed_everything"] is True:  # "any seed": the run continues with its own
-            found = [line for line in found if not line.startswith("seed_everything=")]
+        found = ["no config"]
+        if saved is not None:
+            settings = run_settings(saved)
+            if any_seed:
+                settings["seed_everything"] = True
+            found = differences(settings, wanted)
         if not found:
             return last
         mismatch.append((last.parents[1], found))

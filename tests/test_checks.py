@@ -2,7 +2,7 @@
 
 import pytest
 
-from lstm_mnist.checks import check_config_files, one_line
+from lstm_mnist.checks import check_config_files, one_line, where_set
 from lstm_mnist.errors import OptionError
 
 
@@ -72,3 +72,21 @@ def test_types_are_said_in_words_not_as_python_spells_them():
   Given value type: <class 'str'>
   Given value: two"""
     assert one_line(optional) == 'Parser key "trainer.max_epochs": got two; expected a whole number'
+
+
+def test_an_error_names_the_config_file_that_set_its_key(tmp_path):
+    (tmp_path / "base.yaml").write_text("data:\n  pad_width: -1\nmodel.hiden_size: 8\n")
+    (tmp_path / "top.yaml").write_text("config: base.yaml\ntrainer:\n  max_epochs: 1\n")
+    top, base = str(tmp_path / "top.yaml"), tmp_path / "base.yaml"
+    argv = ["fit", "--config", top]
+    named = where_set("data.pad_width=-1 must be 0 or more.", argv)
+    assert named == f"data.pad_width=-1 must be 0 or more (in config file {base})"
+    typo = "Subcommand 'fit' does not accept option 'model.hiden_size'"
+    assert where_set(typo, argv).endswith(f"(in config file {base})")  # a dotted YAML key
+    # Given on the command line too, or set in no file: the message stays as it is.
+    assert (
+        where_set("data.pad_width=-1 bad.", [*argv, "--data.pad_width=-1"])
+        == "data.pad_width=-1 bad."
+    )
+    assert where_set("data.crop=20 bad.", argv) == "data.crop=20 bad."
+    assert where_set('Parser key "trainer.max_epochs": got x', argv).endswith("top.yaml)")

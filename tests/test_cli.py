@@ -387,16 +387,19 @@ def test_a_bad_option_is_one_line_that_names_it(options, named, code, tiny_data_
             ["--trainer.max_epochs", "-3"],
             "`max_epochs` must be a non-negative integer or -1. You passed in -3",
         ),
-        (["--data.data_dir", "afile"], "data option data_dir='afile' is a file: name the folder"),
+        (["--data.data_dir", "afile"], "data.data_dir='afile' is a file: name the folder"),
         (["--lr_scheduler.factor", "2"], "lr_scheduler ReduceLROnPlateau: Factor should be < 1"),
-        (["--data.pad_width", "-1"], "data option pad_width=-1 must be 0 or more"),
-        (["--data.crop", "14"], "data option crop=14 must be in [0, 14) pixels"),
-        (["--model.num_layers", "0"], "model option num_layers=0 must be at least 1"),
+        (["--data.pad_width", "-1"], "data.pad_width=-1 must be 0 or more"),
+        (["--data.crop", "14"], "data.crop=14 must be in [0, 14) pixels"),
+        (["--model.num_layers", "0"], "model.num_layers=0 must be at least 1"),
         (["--data.val_size", "100000"], "val_size=100000 must be smaller than the 300"),
         (["--data.pad_width", "many"], '"data.pad_width": got many; expected a whole number'),
         (["--data.scan", "diagonal"], "got diagonal; choose one of 'rows', 'columns', 'pixels'"),
         (["--config", "layered.yaml"], "layered.yaml: the block 'model:' beside 'config: "),
         (["--config", "bad.yaml"], "config file bad.yaml at line 3, column 1: expected"),
+        (["--config", "typo.yaml"], "option 'model.hiden_size' (in config file typo.yaml)"),
+        (["--config", "range.yaml"], "pad_width=-1 must be 0 or more (in config file range.yaml)"),
+        (["--config", "includes.yaml"], "(in config file range.yaml)"),
         (
             [*ONE_CYCLE, "--lr_scheduler.total_steps", "3"],
             "total_steps=3 but this fit takes 2 steps (trainer.max_epochs times the training "
@@ -422,6 +425,9 @@ def test_more_bad_options_and_their_messages(
     (tmp_path / "afile").write_text("not a folder")
     (tmp_path / "layered.yaml").write_text(f"config: {DEFAULT}\nmodel:\n  init: chrono\n")
     (tmp_path / "bad.yaml").write_text(BAD_YAML)
+    (tmp_path / "typo.yaml").write_text("model:\n  hiden_size: 8\n")
+    (tmp_path / "range.yaml").write_text("data.pad_width: -1\n")
+    (tmp_path / "includes.yaml").write_text("config: range.yaml\n")
     args = ["fit", "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir), *options]
     with pytest.raises(SystemExit) as exit_:
         cli_main([*args, "--trainer.default_root_dir", str(tmp_path / "runs"), *QUIET])
@@ -441,12 +447,19 @@ def test_no_logger_drops_the_learning_rate_monitor(tiny_data_dir, tmp_path, caps
     assert not list(tmp_path.rglob("lightning_logs"))
     assert not list(tmp_path.rglob("events.*"))
     assert (tmp_path / "root" / "checkpoints" / "last.ckpt").is_file()
-    # A second such fit into the same folder keeps the first one's last.ckpt (only a resumed
-    # fit updates its run's last.ckpt in place).
-    first = (tmp_path / "root" / "checkpoints" / "last.ckpt").read_bytes()
-    assert in_process(*args, cwd=tmp_path, capsys=capsys).returncode == 0
-    assert (tmp_path / "root" / "checkpoints" / "last.ckpt").read_bytes() == first
-    assert (tmp_path / "root" / "checkpoints" / "last-v1.ckpt").is_file()
+    # A second new fit into that folder would overwrite its config.yaml: refused, nothing
+    # touched. It can continue that fit instead (which updates last.ckpt in place).
+    files = {path: path.read_bytes() for path in (tmp_path / "root").rglob("*") if path.is_file()}
+    second = in_process(*args, cwd=tmp_path, capsys=capsys)
+    assert_one_line_error(second, f"{tmp_path / 'root'} already holds a fit", "--ckpt_path last")
+    assert {path: path.read_bytes() for path in files} == files
+    assert {path for path in (tmp_path / "root").rglob("*") if path.is_file()} == set(files)
+    epochs = ["--trainer.max_epochs", "2"]
+    resumed = in_process(*args, *epochs, "--ckpt_path", "last", cwd=tmp_path, capsys=capsys)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    last = torch.load(tmp_path / "root" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert last["epoch"] == 1
+    assert not list((tmp_path / "root").rglob("*-v1.*"))
 
 
 def test_a_fit_without_checkpointing_saves_none(tiny_data_dir, tmp_path, capsys):
@@ -491,3 +504,15 @@ def test_download_needs_no_network_when_the_files_are_there(tiny_data_dir, tmp_p
     result = lstm_mnist("download", "--data_dir", tiny_data_dir, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"ready in {tiny_data_dir / 'MNIST' / 'raw'}" in result.stdout
+
+
+def test_a_failed_download_says_what_to_do_with_this_command(tmp_path):
+    # A proxy on a closed port: the download fails here, online or not, without touching the net.
+    proxy = "http://127.0.0.1:9"
+    args = ("download", "--data_dir", tmp_path / "data")
+    result = lstm_mnist(*args, cwd=tmp_path, https_proxy=proxy, http_proxy=proxy)
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    message = assert_one_line_error(result, f"could not be downloaded into {raw}", "t10k-labels")
+    assert "machine with internet" in message
+    assert "--data.data_dir" not in message  # `fit`'s option, not this command's
+    assert not (tmp_path / "data" / "MNIST").exists()  # nothing half-made left behind

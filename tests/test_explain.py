@@ -19,5 +19,5 @@ def test_explain_writes_the_reading_figure(fitted_run, tiny_data_dir, tmp_path, 
 
 
 def test_explain_rejects_indices_outside_the_test_set(fitted_run, tiny_data_dir):
-    with pytest.raises(SystemExit, match=r"explain option index=\[100000\] must be in \[0, 69\]"):
+    with pytest.raises(SystemExit, match=r"--index=\[100000\] must be in \[0, 69\]"):
         explain(fitted_run, tiny_data_dir, "--index", "[100000]")

@@ -115,14 +115,64 @@ def check_config_files(argv: list[str]) -> None:
     A YAML mistake is named by file, line and column (jsonargparse names "<unicode string>");
     a layering that would undo the included file is named by its section.
     """
+    for path in _config_files(argv):
+        _check_config_file(path)
+
+
+def _config_files(argv: list[str]) -> list[Path]:
+    """The files given with --config (or -c), in order."""
+    paths = []
     for index, arg in enumerate(argv):
         if arg.startswith("--config="):
-            path = Path(arg.split("=", 1)[1])
+            paths.append(Path(arg.split("=", 1)[1]))
         elif arg in ("--config", "-c") and index + 1 < len(argv):
-            path = Path(argv[index + 1])
-        else:
-            continue
-        _check_config_file(path)
+            paths.append(Path(argv[index + 1]))
+    return paths
+
+
+# The key an error is about: jsonargparse's "option 'data.x'" and "key \"data.x\"", and ours
+# "data.x=3 must be ...".
+_KEY_NAMED = re.compile(r"""option '([\w.]+)'|key "([\w.]+)"|^([a-z_]+\.[\w.]+)=""")
+
+
+def where_set(message: str, argv: list[str]) -> str:
+    """The message, with `` (in config file F)`` where the key it names was set in that file.
+
+    A key misspelt in a YAML file reads just like one misspelt on the command line; the file
+    is what the user has to open. A key also given on the command line is left as it is.
+    """
+    match = _KEY_NAMED.search(message)
+    key = next((group for group in match.groups() if group), None) if match else None
+    if key is None or any(arg.split("=", 1)[0] == f"--{key}" for arg in argv):
+        return message
+    files = [_sets(path, key.split(".")) for path in _config_files(argv)]
+    files = [path for path in files if path is not None]
+    return f"{message.rstrip('.')} (in config file {files[-1]})" if files else message
+
+
+def _sets(path: Path, parts: list[str]) -> Path | None:
+    """The file (this one, or one it includes) whose YAML sets the dotted key ``parts``."""
+    try:
+        settings = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(settings, dict):
+        return None
+    if _has(settings, parts):
+        return path
+    if isinstance(settings.get("config"), str):
+        return _sets(path.parent / settings["config"], parts)
+    return None
+
+
+def _has(settings: dict, parts: list[str]) -> bool:
+    """Whether nested or dotted YAML keys (``data: {x: 1}``, ``data.x: 1``) spell ``parts``."""
+    for split in range(len(parts), 0, -1):
+        head, rest = ".".join(parts[:split]), parts[split:]
+        if head in settings:
+            value = settings[head]
+            return not rest or (isinstance(value, dict) and _has(value, rest))
+    return False
 
 
 def _check_config_file(path: Path) -> None:

@@ -52,6 +52,7 @@ from lstm_mnist.checks import (
     check_one_cycle_length,
     check_optimization,
     one_line,
+    where_set,
 )
 from lstm_mnist.data import EVALUATIONS, MNISTDataModule
 from lstm_mnist.errors import LstmMnistError, OptionError
@@ -290,6 +291,8 @@ class LSTMMnistCLI(LightningCLI):
         write nothing.
         """
         if not _our_logger(config):
+            if subcommand == "fit" and config.trainer.logger is False and not config.ckpt_path:
+                _refuse_a_second_unlogged_fit(_root(config))
             return
         if subcommand in ("validate", "predict"):
             config.trainer.logger = False
@@ -432,6 +435,20 @@ def _root(config) -> Path:
     return Path(config.trainer.default_root_dir or ".").absolute()
 
 
+def _refuse_a_second_unlogged_fit(root: Path) -> None:
+    """Without a logger a fit writes config.yaml and checkpoints/ into the root folder itself.
+
+    A second new fit there would overwrite the first one's config.yaml and mix its checkpoints
+    with the first one's (Lightning's own SaveConfigCallback refuses for the same reason).
+    """
+    if (root / "config.yaml").exists():
+        raise OptionError(
+            f"{root} already holds a fit made with --trainer.logger false ({root / 'config.yaml'}"
+            ", checkpoints/): continue it with --ckpt_path last, or give this fit its own "
+            "--trainer.default_root_dir"
+        )
+
+
 def _our_logger(config) -> bool:
     """True if the user left the logger to the project.
 
@@ -538,11 +555,12 @@ def cli_main(args: list[str] | None = None) -> None:
         run_cli(args)
     except ArgumentError as err:
         command = f"{PROG} {argv[0]}" if argv and not argv[0].startswith("-") else PROG
-        print(f"error: {one_line(str(err))} (see '{command} --help')", file=sys.stderr)
+        message = where_set(one_line(str(err)), argv)
+        print(f"error: {message} (see '{command} --help')", file=sys.stderr)
         sys.exit(2)
     except (LstmMnistError, MisconfigurationException) as err:
         # the message says what to fix; a traceback would bury it
-        message = one_line(str(err))
+        message = where_set(one_line(str(err)), argv)
         if "backend found" in message:  # e.g. --trainer.accelerator gpu without a GPU
             message += " Use --trainer.accelerator cpu (or auto) on a machine without one."
         sys.exit(f"error: {message}")

@@ -252,7 +252,7 @@ class MNISTDataModule(L.LightningDataModule):
             return
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise OptionError(
-                f"data option data_dir={str(self.data_dir)!r} is a file: name the folder that "
+                f"data.data_dir={str(self.data_dir)!r} is a file: name the folder that "
                 f"holds (or will hold) {self.raw_folder.parent.name}/raw/"
             )
         if self._missing_files():
@@ -268,7 +268,7 @@ class MNISTDataModule(L.LightningDataModule):
                         folder.rmdir()
                 # torchvision's: "Error downloading <file>:\n<why>"; the why must stay
                 reason = str(err).strip().rstrip(":") or type(err).__name__
-                raise self._not_found_error(f"the download failed ({reason})") from err
+                raise self._not_found_error(f"the download failed ({reason})", reason) from err
         # Checked here too, from the labels file's header: prepare_data runs before a run
         # folder is made, so a bad value leaves nothing behind.
         if self.trainer is not None and self.trainer.state.fn in ("fit", "validate"):
@@ -390,7 +390,7 @@ class MNISTDataModule(L.LightningDataModule):
                 failures[str(path)] = str(err)
         if not digits:
             raise OptionError(
-                f"data option predict_files={self.predict_files} gave no readable image: "
+                f"data.predict_files={self.predict_files} gave no readable image: "
                 + "; ".join(failures.values() or ["no file matched"])
             )
         held = self._held(torch.stack(digits), torch.full((len(digits),), -1))
@@ -424,11 +424,12 @@ class MNISTDataModule(L.LightningDataModule):
             raise self._not_found_error("prepare_data() has not fetched them")
         return load_split(self.raw_folder, self.dataset, split)
 
-    def _not_found_error(self, why: str) -> DatasetNotFoundError:
+    def _not_found_error(self, why: str, reason: str = "") -> DatasetNotFoundError:
         missing = ", ".join(self._missing_files())
         return DatasetNotFoundError(
             f"{self.dataset} files are missing from {self.raw_folder} and {why}. Missing: "
             f"{missing}. Point data_dir (--data.data_dir) at the folder that holds "
             f"{self.raw_folder.parent.name}/raw/ with the four uncompressed IDX files, or run "
-            f"'lstm-mnist download --data_dir {self.data_dir}' on a machine with internet."
+            f"'lstm-mnist download --data_dir {self.data_dir}' on a machine with internet.",
+            reason,
         )

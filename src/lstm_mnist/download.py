@@ -9,7 +9,8 @@ import sys
 from jsonargparse import auto_cli
 
 from lstm_mnist.data import DatasetName, MNISTDataModule
-from lstm_mnist.errors import LstmMnistError
+from lstm_mnist.errors import DatasetNotFoundError, LstmMnistError
+from lstm_mnist.idx import missing_files
 
 
 def download(data_dir: str = "data", dataset: DatasetName = "mnist") -> None:
@@ -20,7 +21,15 @@ def download(data_dir: str = "data", dataset: DatasetName = "mnist") -> None:
         dataset: ``mnist`` or ``fashion_mnist``.
     """
     data = MNISTDataModule(data_dir=data_dir, dataset=dataset, download=True)
-    data.prepare_data()
+    try:
+        data.prepare_data()
+    except DatasetNotFoundError as err:  # its advice is for `fit`; this command's is simpler
+        files = ", ".join(missing_files(data.raw_folder))
+        raise DatasetNotFoundError(
+            f"{dataset} could not be downloaded into {data.raw_folder} ({err.reason}). Run this "
+            f"command on a machine with internet and copy that folder from there, or put these "
+            f"uncompressed IDX files in it: {files}"
+        ) from err
     print(f"{dataset} is ready in {data.raw_folder}")
 
 

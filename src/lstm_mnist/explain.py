@@ -34,7 +34,7 @@ def explain(
     data.setup("test")
     chosen = torch.tensor(index if index is not None else [0, 1, 2], dtype=torch.long)
     valid = chosen.numel() > 0 and chosen.min() >= 0 and chosen.max() < len(data.test_set)
-    require(valid, "explain", "index", chosen.tolist(), f"must be in [0, {len(data.test_set) - 1}]")
+    require(valid, "", "index", chosen.tolist(), f"must be in [0, {len(data.test_set) - 1}]")
     images, labels = data.test_set.images[chosen], data.test_set.labels[chosen]
     readings = read_digits(model, data, images)
     for i, label, reading in zip(chosen.tolist(), labels.tolist(), readings, strict=True):

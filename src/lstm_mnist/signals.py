@@ -9,7 +9,8 @@ tests/test_slurm.py (py-spy showed the flush waiting), and once after a Ctrl-C i
 tests/test_distributed.py ("Detected KeyboardInterrupt, attempting graceful shutdown ..." and no
 exit; no stack was taken, so that cause is the likely one, not a proven one). So both signals
 only leave a note, and the callbacks act on it at the end of the next batch (training or
-validation for Ctrl-C, training for the requeue).
+validation for Ctrl-C; for the requeue, a training batch that no validation follows, or the
+epoch's end).
 """
 
 import signal
@@ -98,13 +99,15 @@ def _pythons_own(handler) -> bool:
 
 
 class RequeueBetweenBatches(_BetweenBatches):
-    """Handle SLURM's requeue signal at the end of the next training batch.
+    """Handle SLURM's requeue signal at the end of a training batch that no validation follows.
 
     It takes the signal first (Lightning then installs no handler of its own) and runs Lightning's
-    handling of it at the end of the next training batch. Not during validation: Lightning resumes
-    a checkpoint saved there without finishing that validation, so the epoch's val/acc and its
-    best checkpoint would be lost (seen in tests/test_slurm.py, 2026-12-04). The wait is one
-    validation pass, within the 90 s that --signal=SIGUSR1@90 gives.
+    handling of it between training batches, or at the end of the epoch once its validation and
+    checkpoints are done. Never during validation, nor just before it: Lightning resumes a
+    checkpoint saved there without that validation (one saved after an epoch's last batch starts
+    the next epoch), so the epoch's val/acc and its best checkpoint would be lost (both seen in
+    tests/test_slurm.py, 2026-12-04 and 2026-12-05). The wait is one validation pass, within the
+    90 s that --signal=SIGUSR1@90 gives.
     """
 
     def __init__(self) -> None:
@@ -121,8 +124,23 @@ class RequeueBetweenBatches(_BetweenBatches):
     def _remember(self, signum, frame) -> None:
         self._pending = (signum, frame)
 
+    @override
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if not _validation_follows(trainer):
+            self._handle(trainer)
+
+    @override
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        self._handle(trainer)  # after the epoch's validation and its checkpoints
+
     def _handle(self, trainer) -> None:
         if self._pending is not None:
             signum, frame = self._pending
             self._pending = None
             trainer._signal_connector._slurm_sigusr_handler_fn(signum, frame)
+
+
+def _validation_follows(trainer) -> bool:
+    """Whether Lightning validates right after this training batch: the question it asks next."""
+    loop = trainer.fit_loop
+    return loop.epoch_loop._should_check_val_fx(loop._data_fetcher)

@@ -320,6 +320,8 @@ def test_a_run_fitted_with_test_time_shifts_is_tested_with_them_unless_told(
     fit = lstm_mnist("fit", *args, "--test_after_fit", "true", cwd=tmp_path)
     assert fit.returncode == 0, fit.stderr[-3000:]
     (run,) = (tmp_path / "lightning_logs").iterdir()
+    assert f"Restoring states from the checkpoint path at {best_checkpoint(run)}" in fit.stderr
+    assert "multiple `ModelCheckpoint`" not in fit.stderr  # the best one's path, said outright
     test = ["test", "--ckpt_path", best_checkpoint(run), *QUIET]
     again, plain = (
         in_process(*test, *more, cwd=tmp_path, capsys=capsys)

@@ -411,7 +411,10 @@ class LSTMMnistCLI(LightningCLI):
             self.trainer.callbacks = [c for c in callbacks if not isinstance(c, WeightAveraging)]
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=CALLBACKS_FOR_RESUMING)
-                self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path="best")
+                # the path, not "best", which Lightning takes from its first checkpoint callback
+                # with a warning that there are two (the last.ckpt one never holds the best)
+                best = checkpoint.best_model_path
+                self.trainer.test(self.model, datamodule=self.datamodule, ckpt_path=best)
 
     def after_predict(self) -> None:
         """Name every file that could not be read; exit 1 if there was one."""

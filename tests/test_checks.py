@@ -38,6 +38,36 @@ def test_a_block_naming_another_class_replaces_the_section_unless_it_drops_a_set
         check_config_files(["fit", "--config", str(tmp_path / "same.yaml")])
 
 
+def test_a_class_setting_beside_config_must_name_init_args(tmp_path):
+    cosine = "lr_scheduler:\n  class_path: torch.optim.lr_scheduler.CosineAnnealingLR\n"
+    (tmp_path / "base.yaml").write_text(f"{cosine}  init_args:\n    T_max: 40\n")
+    (tmp_path / "short.yaml").write_text("config: base.yaml\nlr_scheduler.T_max: 80\n")
+    with pytest.raises(
+        OptionError, match=r"short.yaml: write 'lr_scheduler.init_args.T_max: \.\.\.'"
+    ):
+        check_config_files(["fit", "--config", str(tmp_path / "short.yaml")])
+    (tmp_path / "block.yaml").write_text("config: base.yaml\nlr_scheduler:\n  T_max: 80\n")
+    with pytest.raises(OptionError, match=r"dotted \('lr_scheduler.init_args.T_max: \.\.\.'\)"):
+        check_config_files(["fit", "--config", str(tmp_path / "block.yaml")])
+    (tmp_path / "long.yaml").write_text("config: base.yaml\nlr_scheduler.init_args.T_max: 80\n")
+    check_config_files(["fit", "--config", str(tmp_path / "long.yaml")])
+
+
+def test_files_that_include_each_other_and_an_empty_file_are_refused(tmp_path):
+    (tmp_path / "self.yaml").write_text("config: self.yaml\n")
+    (tmp_path / "a.yaml").write_text("config: b.yaml\n")
+    (tmp_path / "b.yaml").write_text("config: a.yaml\n")
+    (tmp_path / "empty.yaml").write_text("# model.hidden_size: 8\n")
+    for name, says in (
+        ("self", "self.yaml -> .*/self.yaml"),
+        ("a", "a.yaml -> .*/b.yaml -> .*/a.yaml"),
+    ):
+        with pytest.raises(OptionError, match=f"include each other in a loop .*{says}"):
+            check_config_files(["fit", "--config", str(tmp_path / f"{name}.yaml")])
+    with pytest.raises(OptionError, match="empty.yaml holds no settings"):
+        check_config_files(["fit", "--config", str(tmp_path / "empty.yaml")])
+
+
 def test_an_included_file_is_checked_too(tmp_path):
     (tmp_path / "bad.yaml").write_text("trainer:\n  max_epochs: [1\n")
     (tmp_path / "top.yaml").write_text("config: bad.yaml\nmodel.init: chrono\n")

@@ -440,6 +440,20 @@ def test_more_bad_options_and_their_messages(
     assert not (tmp_path / "runs" / "lightning_logs").exists()
 
 
+def test_a_class_setting_beside_config_in_the_form_the_error_gives_is_read(tmp_path, capsys):
+    # The form check_config_files asks for (init_args) is one jsonargparse reads beside config:.
+    best = PROJECT_ROOT / "configs" / "best.yaml"
+    (tmp_path / "long.yaml").write_text(f"config: {best}\nlr_scheduler.init_args.T_max: 80\n")
+    result = in_process(
+        "fit", "--config", "long.yaml", "--print_config", cwd=tmp_path, capsys=capsys
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    printed = yaml.safe_load(result.stdout)
+    assert printed["lr_scheduler"]["class_path"].endswith("CosineAnnealingLR")
+    assert printed["lr_scheduler"]["init_args"]["T_max"] == 80
+    assert printed["model"]["hidden_size"] == 40  # best.yaml's, kept
+
+
 def test_no_logger_drops_the_learning_rate_monitor(tiny_data_dir, tmp_path, capsys):
     args = ["fit", "--config", DEFAULT, "--data.data_dir", tiny_data_dir, "--data.val_size", "50"]
     args += ["--trainer.logger", "false", "--trainer.max_epochs", "1", *QUIET]
@@ -462,6 +476,36 @@ def test_no_logger_drops_the_learning_rate_monitor(tiny_data_dir, tmp_path, caps
     last = torch.load(tmp_path / "root" / "checkpoints" / "last.ckpt", weights_only=True)
     assert last["epoch"] == 1
     assert not list((tmp_path / "root").rglob("*-v1.*"))
+
+
+def test_without_a_logger_the_root_folder_holds_one_run(tiny_data_dir, tmp_path, capsys):
+    args = ["fit", "--config", DEFAULT, "--data.data_dir", tiny_data_dir, "--data.val_size", "50"]
+    args += ["--trainer.logger", "false", "--trainer.max_epochs", "1", *QUIET]
+    # A user's own config.yaml there is never overwritten; nothing to resume is said so.
+    (tmp_path / "config.yaml").write_text(f"config: {DEFAULT}\n")
+    mine = in_process(*args, cwd=tmp_path, capsys=capsys)
+    assert_one_line_error(mine, f"{tmp_path / 'config.yaml'} exists", "default_root_dir")
+    nothing = in_process(*args, "--ckpt_path", "last", cwd=tmp_path, capsys=capsys)
+    assert_one_line_error(nothing, "nothing to resume", f"{tmp_path} has no checkpoints/last.ckpt")
+    assert (tmp_path / "config.yaml").read_text() == f"config: {DEFAULT}\n"
+    (tmp_path / "config.yaml").unlink()
+    # A fit that fails its checks before the first step leaves the folder as it was.
+    wrong = [*ONE_CYCLE, "--lr_scheduler.total_steps", "3"]
+    assert in_process(*args, *wrong, cwd=tmp_path, capsys=capsys).returncode == 1
+    assert list(tmp_path.iterdir()) == []
+    # After a fit, a resume with other settings is refused and touches nothing.
+    assert in_process(*args, cwd=tmp_path, capsys=capsys).returncode == 0
+    saved = (tmp_path / "config.yaml").read_text()
+    other = in_process(
+        *args, "--ckpt_path", "last", "--model.dropout", "0.2", cwd=tmp_path, capsys=capsys
+    )
+    assert_one_line_error(other, f"the run in {tmp_path} was not trained", "model.dropout=0.0")
+    assert (tmp_path / "config.yaml").read_text() == saved
+    # test (and explain, export: the same lookup) find its last.ckpt; the report goes beside it.
+    test = in_process("test", "--ckpt_path", "last", *QUIET, cwd=tmp_path, capsys=capsys)
+    assert test.returncode == 0, test.stderr[-3000:]
+    assert "test/acc" in test.stdout
+    assert list(tmp_path.glob("events.*"))
 
 
 def test_a_fit_without_checkpointing_saves_none(tiny_data_dir, tmp_path, capsys):

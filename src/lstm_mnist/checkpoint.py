@@ -60,8 +60,8 @@ def newest_last_checkpoint(root: Path) -> Path:
     newest = last_checkpoints(root)
     if not newest:
         raise CheckpointError(
-            f"--ckpt_path last: no run in {root / LOGS} has checkpoints/last.ckpt; fit one "
-            "first, or pass a checkpoint's path"
+            f"--ckpt_path last: no run under {root} has a last.ckpt ({LOGS}/*/checkpoints/, or "
+            "checkpoints/ after --trainer.logger false); fit one first, or pass a checkpoint's path"
         )
     return newest[0]
 

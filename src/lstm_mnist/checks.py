@@ -172,12 +172,18 @@ def _has(settings: dict, parts: list[str]) -> bool:
         if head in settings:
             value = settings[head]
             return not rest or (isinstance(value, dict) and _has(value, rest))
-    return False
+    prefix = ".".join(parts) + "."  # a section named by dotted keys under it
+    return any(isinstance(key, str) and key.startswith(prefix) for key in settings)
 
 
-def _check_config_file(path: Path) -> None:
+def _check_config_file(path: Path, including: tuple[Path, ...] = ()) -> None:
     if not path.is_file():
         return  # jsonargparse names the missing file
+    if path.resolve() in [included.resolve() for included in including]:
+        loop = " -> ".join(map(str, (*including, path)))
+        raise OptionError(
+            f"config files include each other in a loop ({loop}): remove a config: key"
+        )
     try:
         settings = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
@@ -185,9 +191,15 @@ def _check_config_file(path: Path) -> None:
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(err, "problem", None) or "not valid YAML"
         raise OptionError(f"config file {path}{where}: {problem}; fix the YAML") from None
+    if settings is None:
+        raise OptionError(
+            f"config file {path} holds no settings (empty, or only comments): give it some, or "
+            "leave it out"
+        )
     if isinstance(settings, dict) and isinstance(settings.get("config"), str):
+        # the included files first: the layering check reads them, so no loop nor bad YAML there
+        _check_config_file(path.parent / settings["config"], (*including, path))
         _check_layering(path, settings)
-        _check_config_file(path.parent / settings["config"])
 
 
 def _check_layering(path: Path, settings: dict) -> None:
@@ -201,27 +213,46 @@ def _check_layering(path: Path, settings: dict) -> None:
     """
     included = path.parent / settings["config"]
     for section, block in settings.items():
+        head, _, rest = section.partition(".")
+        if rest and rest.split(".")[0] not in _CLASS_KEYS and _class_in(included, head)[0]:
+            # jsonargparse (4.53) reads `lr_scheduler.T_max: 80` beside `config:` as a new class
+            # block without its class_path, and fails naming the included file
+            raise OptionError(
+                f"config file {path}: write '{head}.init_args.{rest}: ...', not '{section}: ...' "
+                f"({head} is a class, set in {included}; its settings go under init_args)"
+            )
         if section == "config" or not isinstance(block, dict) or not block:
             continue
         new_class = block.get("class_path")
-        old_class, old_args = _class_in(included, section) if new_class else (None, {})
-        if old_class and _short(new_class) != _short(old_class):
+        old_class, old_args = _class_in(included, section)
+        if new_class and old_class and _short(new_class) != _short(old_class):
             _check_nothing_dropped(path, section, new_class, old_args, block)
             continue
         key = next(iter(block))
+        dotted = (
+            f"{section}.init_args.{key}"
+            if old_class and key not in _CLASS_KEYS
+            else f"{section}.{key}"
+        )
         raise OptionError(
             f"config file {path}: the block '{section}:' beside 'config: "
             f"{settings['config']}' would reset every {section} setting that file makes; "
-            f"write each key dotted ('{section}.{key}: ...'), or drop 'config:' and give both: "
+            f"write each key dotted ('{dotted}: ...'), or drop 'config:' and give both: "
             f"--config {included} --config {path}"
         )
 
 
+_CLASS_KEYS = ("class_path", "init_args", "dict_kwargs")
+
+
 def _class_in(path: Path, section: str) -> tuple[str | None, dict]:
     """The class a config file (or the file it includes) names for a section, and its init_args."""
-    if not path.is_file():
+    try:
+        settings = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):  # checked on its own next, and named there
         return None, {}
-    settings = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(settings, dict):
+        return None, {}
     value = settings.get(section)
     if isinstance(value, str):
         return value, {}

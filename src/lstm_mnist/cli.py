@@ -217,9 +217,10 @@ class LSTMMnistCLI(LightningCLI):
     def _resume(self, config) -> None:
         if not config.ckpt_path:
             return
-        if config.ckpt_path == "last" and _our_logger(config):
+        unlogged = config.trainer.logger is False
+        if config.ckpt_path == "last" and (_our_logger(config) or unlogged):
             current = yaml.safe_load(self._parser("fit").dump(config, skip_none=False))
-            config.ckpt_path = str(run_to_resume(_root(config), current))
+            config.ckpt_path = str(run_to_resume(_root(config), current, logged=not unlogged))
             rank_zero_info(f"Resuming from {config.ckpt_path}")
         if config.ckpt_path in ("last", "hpc"):  # the user's own logger: Lightning finds it
             return
@@ -291,8 +292,8 @@ class LSTMMnistCLI(LightningCLI):
         write nothing.
         """
         if not _our_logger(config):
-            if subcommand == "fit" and config.trainer.logger is False and not config.ckpt_path:
-                _refuse_a_second_unlogged_fit(_root(config))
+            if subcommand == "fit" and config.trainer.logger is False:
+                _refuse_a_second_unlogged_fit(_root(config), self._run_dir)
             return
         if subcommand in ("validate", "predict"):
             config.trainer.logger = False
@@ -438,18 +439,26 @@ def _root(config) -> Path:
     return Path(config.trainer.default_root_dir or ".").absolute()
 
 
-def _refuse_a_second_unlogged_fit(root: Path) -> None:
+def _refuse_a_second_unlogged_fit(root: Path, resumed: Path | None) -> None:
     """Without a logger a fit writes config.yaml and checkpoints/ into the root folder itself.
 
-    A second new fit there would overwrite the first one's config.yaml and mix its checkpoints
-    with the first one's (Lightning's own SaveConfigCallback refuses for the same reason).
+    So that folder holds one fit: another new one there would overwrite the first one's
+    config.yaml (or the user's own) and mix its checkpoints with the first one's. Lightning's own
+    SaveConfigCallback refuses for the same reason.
     """
-    if (root / "config.yaml").exists():
+    config = root / "config.yaml"
+    if not config.exists() or resumed == root:
+        return
+    if (root / "checkpoints" / "last.ckpt").is_file():
         raise OptionError(
-            f"{root} already holds a fit made with --trainer.logger false ({root / 'config.yaml'}"
-            ", checkpoints/): continue it with --ckpt_path last, or give this fit its own "
+            f"{root} already holds a fit made with --trainer.logger false ({config}, "
+            "checkpoints/): continue it with --ckpt_path last, or give this fit its own "
             "--trainer.default_root_dir"
         )
+    raise OptionError(
+        f"{config} exists, and a fit with --trainer.logger false writes its own config.yaml "
+        "there: give this fit another --trainer.default_root_dir, or move that file"
+    )
 
 
 def _our_logger(config) -> bool:
@@ -522,9 +531,15 @@ def _discard_unstarted_run(trainer: Trainer) -> None:
     """Remove the run folder of a new fit that stopped before its first step.
 
     It holds only the config.yaml and an empty TensorBoard file, which would stand in
-    lightning_logs/ beside real runs.
+    lightning_logs/ beside real runs (without a logger: the config.yaml, which would block the
+    folder for the next fit).
     """
     if trainer.ckpt_path is not None or not trainer.is_global_zero:
+        return
+    if trainer.logger is None:  # --trainer.logger false: the run is the root folder itself
+        config = Path(trainer.log_dir) / "config.yaml"  # this fit's: a new fit needs none there
+        if config.is_file() and not (config.parent / "checkpoints").exists():
+            config.unlink()
         return
     if not isinstance(trainer.logger, RunLogger):
         return

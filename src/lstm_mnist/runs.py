@@ -37,8 +37,13 @@ def check_folder(path: Path, option: str) -> Path:
 
 
 def last_checkpoints(root: Path) -> list[Path]:
-    """Every ``<root>/lightning_logs/*/checkpoints/last.ckpt``, newest first."""
-    found = (root / LOGS).glob("*/checkpoints/last.ckpt")
+    """Every run's last.ckpt under root, newest first.
+
+    ``<root>/lightning_logs/*/checkpoints/last.ckpt``, and ``<root>/checkpoints/last.ckpt`` of a
+    fit without a logger (``--trainer.logger false``), whose run folder is the root itself.
+    """
+    found = [*(root / LOGS).glob("*/checkpoints/last.ckpt"), root / "checkpoints" / "last.ckpt"]
+    found = [path for path in found if path.is_file()]
     return sorted(found, key=lambda path: path.stat().st_mtime, reverse=True)
 
 
@@ -70,16 +75,19 @@ def _brief(value) -> str:
     return repr(value)
 
 
-def run_to_resume(root: Path, current: dict) -> Path:
+def run_to_resume(root: Path, current: dict, logged: bool = True) -> Path:
     """The newest ``last.ckpt`` whose run was trained with ``current``'s settings.
 
-    Otherwise one OptionError that says what there is and what to do.
+    ``logged``: among the runs under lightning_logs/; otherwise the root's own run, that of a fit
+    without a logger (a fit continues its run with the same logging). Otherwise one OptionError
+    that says what there is and what to do.
     """
-    candidates = last_checkpoints(root)
+    candidates = [path for path in last_checkpoints(root) if (path.parents[1] != root) == logged]
     if not candidates:
+        where = f"no run in {root / LOGS} has" if logged else f"{root} has no"
         raise OptionError(
-            f"fit --ckpt_path last: nothing to resume, no run in {root / LOGS} has "
-            "checkpoints/last.ckpt; start the fit without --ckpt_path"
+            f"fit --ckpt_path last: nothing to resume, {where} checkpoints/last.ckpt; start the "
+            "fit without --ckpt_path"
         )
     wanted = run_settings(current)
     any_seed = wanted["seed_everything"] is True  # "any seed": a run continues with its own
@@ -96,11 +104,12 @@ def run_to_resume(root: Path, current: dict) -> Path:
             return last
         mismatch.append((last.parents[1], found))
     run, found = mismatch[0]
+    which = f"no run in {root / LOGS} was" if logged else f"the run in {root} was not"
+    newest = f"the newest, {run}," if logged else "it"
     raise OptionError(
-        f"fit --ckpt_path last: no run in {root / LOGS} was trained with this fit's settings; "
-        f"the newest, {run}, has {'; '.join(found[:3])}. Resume it with --config "
-        f"{run / 'config.yaml'} --ckpt_path {run / 'checkpoints' / 'last.ckpt'}, or start anew "
-        "without --ckpt_path"
+        f"fit --ckpt_path last: {which} trained with this fit's settings; {newest} has "
+        f"{'; '.join(found[:3])}. Resume it with --config {run / 'config.yaml'} --ckpt_path "
+        f"{run / 'checkpoints' / 'last.ckpt'}, or start anew without --ckpt_path"
     )
 
 

@@ -4,19 +4,23 @@ After each time step the model's head can be asked what it would answer had the 
 there. The figure draws those class probabilities for chosen test digits as the scan moves down.
 """
 
+from pathlib import Path
+
 import torch
+from matplotlib.backend_bases import FigureCanvasBase
 
 from lstm_mnist.checkpoint import load_run
-from lstm_mnist.errors import require
+from lstm_mnist.errors import OptionError, require
 from lstm_mnist.figures import reading_figure
 from lstm_mnist.reading import read_digits
+from lstm_mnist.runs import writable_file
 
 
 @torch.inference_mode()
 def explain(
     *,
     ckpt_path: str,
-    index: list[int] | None = None,
+    index: list[int] | int | None = None,
     out: str = "reading.png",
     data_dir: str | None = None,
 ) -> None:
@@ -24,17 +28,21 @@ def explain(
 
     Args:
         ckpt_path: A checkpoint written by ``fit`` (its data settings are reused).
-        index: Test-set indices of the digits to draw, e.g. ``--index '[7, 42]'``; by default
-            [0, 1, 2].
-        out: The PNG file to write.
+        index: Test-set indices of the digits to draw, e.g. ``--index 7`` or
+            ``--index '[7, 42]'``; by default [0, 1, 2].
+        out: The image file to write: PNG, or another format matplotlib writes (by its suffix:
+            .svg, .pdf, ...); its folder is created.
         data_dir: Where the data is, if not where the checkpoint's run found it.
     """
+    destination = _figure_file(Path(out))  # before the model is read
+    indices = [index] if isinstance(index, int) else index if index is not None else [0, 1, 2]
+    require(bool(indices), "", "index", indices, "names no digit: give at least one index")
     model, data = load_run(ckpt_path, data_dir)
     data.prepare_data()
     data.setup("test")
-    chosen = torch.tensor(index if index is not None else [0, 1, 2], dtype=torch.long)
-    valid = chosen.numel() > 0 and chosen.min() >= 0 and chosen.max() < len(data.test_set)
-    require(valid, "", "index", chosen.tolist(), f"must be in [0, {len(data.test_set) - 1}]")
+    chosen = torch.tensor(indices, dtype=torch.long)
+    valid = chosen.min() >= 0 and chosen.max() < len(data.test_set)
+    require(valid, "", "index", indices, f"must be in [0, {len(data.test_set) - 1}]")
     images, labels = data.test_set.images[chosen], data.test_set.labels[chosen]
     readings = read_digits(model, data, images)
     for i, label, reading in zip(chosen.tolist(), labels.tolist(), readings, strict=True):
@@ -42,5 +50,22 @@ def explain(
         where = "row" if reading.steps_are_rows else "step"
         print(f"test[{i}] (label {label}): {answer}, unchanged from {where} {reading.settled} on")
     figure = reading_figure(images, [[reading] for reading in readings], labels.tolist())
-    figure.savefig(out, dpi=110, bbox_inches="tight")
-    print(f"wrote {out}")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(destination, dpi=110, bbox_inches="tight")
+    print(f"wrote {destination}")
+
+
+def _figure_file(path: Path) -> Path:
+    """``path`` if matplotlib writes its format (a name without a suffix is a PNG)."""
+    if path.is_dir():
+        raise OptionError(
+            f"--out={str(path)!r} is a folder: give a file, e.g. {path / 'reading.png'}"
+        )
+    path = path if path.suffix else path.with_name(f"{path.name}.png")
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if path.suffix.lower().lstrip(".") not in formats:
+        raise OptionError(
+            f"--out={str(path)!r}: matplotlib writes no {path.suffix} files; use .png, or one "
+            f"of {', '.join('.' + name for name in sorted(formats))}"
+        )
+    return writable_file(path, "reading.png")

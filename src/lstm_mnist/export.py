@@ -15,6 +15,7 @@ from torch import nn
 
 from lstm_mnist.checkpoint import load_run
 from lstm_mnist.errors import LstmMnistError
+from lstm_mnist.runs import writable_file
 
 
 def image_classifier(ckpt_path: str) -> nn.Sequential:
@@ -41,13 +42,14 @@ def export(*, ckpt_path: str, out: str = "model.onnx", format: Literal["onnx"] =
         import onnxscript  # noqa: F401  (torch's ONNX exporter needs it)
     except ImportError:
         raise LstmMnistError("ONNX export needs: pip install 'lstm-mnist[export]'") from None
-    destination = _writable(Path(out))  # before the export, which takes seconds
+    destination = writable_file(Path(out), "model.onnx")  # before the export, which takes seconds
     classifier = image_classifier(ckpt_path).eval()
     with _quiet_exporter():
         program = _onnx_program(classifier)
     try:
         # ~100 KB of weights: inside the file, so that the file alone is the model (saved as
         # external data, ONNX Runtime refuses a model.onnx copied without its model.onnx.data)
+        destination.parent.mkdir(parents=True, exist_ok=True)
         program.save(destination, external_data=False)
     except OSError as err:
         raise LstmMnistError(f"cannot write {destination}: {err.strerror or err}") from None
@@ -66,22 +68,6 @@ def _onnx_program(classifier: nn.Sequential) -> torch.onnx.ONNXProgram:
         dynamo=True,
         verbose=False,  # no "[torch.onnx] ..." progress lines on stdout
     )
-
-
-def _writable(path: Path) -> Path:
-    """``path``, its folder created; a folder or a path under a file is refused by name."""
-    if path.is_dir():
-        raise LstmMnistError(f"cannot write {path}: it is a folder; give a file, e.g. model.onnx")
-    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:  # mkdir would only say "File exists"
-        raise LstmMnistError(f"cannot write {path}: {blocking} is a file, not a folder")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as err:  # e.g. no permission
-        raise LstmMnistError(
-            f"cannot write {path}: cannot create its folder {path.parent} ({err.strerror})"
-        ) from None
-    return path
 
 
 @contextmanager

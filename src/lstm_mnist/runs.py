@@ -36,6 +36,22 @@ def check_folder(path: Path, option: str) -> Path:
     return path
 
 
+def writable_file(path: Path, example: str) -> Path:
+    """Raise one OptionError naming ``path`` unless a file can be written there.
+
+    Not a folder, not under a file, and its nearest existing folder writable. Nothing is created
+    (the writer makes the missing folders when it writes), so a later failure leaves nothing.
+    """
+    if path.is_dir():
+        raise OptionError(f"cannot write {path}: it is a folder; give a file, e.g. {example}")
+    existing = next(folder for folder in path.absolute().parents if folder.exists())
+    if not existing.is_dir():  # mkdir would only say "File exists"
+        raise OptionError(f"cannot write {path}: {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise OptionError(f"cannot write {path}: {existing} is not writable")
+    return path
+
+
 def last_checkpoints(root: Path) -> list[Path]:
     """Every run's last.ckpt under root, newest first.
 

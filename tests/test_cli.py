@@ -1,6 +1,7 @@
 import re
 import warnings
 
+import numpy as np
 import pytest
 import torch
 import yaml
@@ -22,6 +23,8 @@ from tests.helpers import (
     copy_run,
     in_process,
     lstm_mnist,
+    write_idx,
+    write_tiny_mnist,
 )
 
 CONFIGS = sorted((PROJECT_ROOT / "configs").glob("*.yaml"))
@@ -550,6 +553,16 @@ def test_download_needs_no_network_when_the_files_are_there(tiny_data_dir, tmp_p
     result = lstm_mnist("download", "--data_dir", tiny_data_dir, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"ready in {tiny_data_dir / 'MNIST' / 'raw'}" in result.stdout
+
+
+def test_download_reads_the_files_before_it_says_they_are_ready(tmp_path, capsys):
+    # A corrupt file of the published size: only its md5 tells (a truncated one: test_data.py).
+    root = write_tiny_mnist(tmp_path)
+    labels = root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    write_idx(labels, np.zeros(10_000, dtype=np.uint8))
+    result = in_process("download", "--data_dir", root, cwd=tmp_path, capsys=capsys)
+    assert_one_line_error(result, f"{labels} has the size of the published file", "corrupt")
+    assert "ready" not in result.stdout
 
 
 def test_a_failed_download_says_what_to_do_with_this_command(tmp_path):

@@ -178,6 +178,15 @@ def test_truncated_file_is_named_by_the_data_module(tmp_path):
         MNISTDataModule(data_dir=str(root), val_size=10).setup("fit")
 
 
+def test_a_truncated_file_is_found_before_anything_is_written(tmp_path):
+    # prepare_data runs before the logger makes a run folder; setup, after.
+    root = write_tiny_mnist(tmp_path)
+    labels = root / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    labels.write_bytes(labels.read_bytes()[:20])
+    with pytest.raises(IDXFormatError, match="t10k-labels-idx1-ubyte holds 20 bytes.*truncated"):
+        MNISTDataModule(data_dir=str(root), download=False).prepare_data()
+
+
 def test_a_batch_is_the_samples_at_its_indices_in_order():
     images = torch.randint(0, 256, (50, 28, 28), dtype=torch.uint8)
     labels = torch.randint(0, 10, (50,))

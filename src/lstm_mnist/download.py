@@ -10,7 +10,7 @@ from jsonargparse import auto_cli
 
 from lstm_mnist.data import DatasetName, MNISTDataModule
 from lstm_mnist.errors import DatasetNotFoundError, LstmMnistError
-from lstm_mnist.idx import missing_files
+from lstm_mnist.idx import RAW_FILES, load_split, missing_files
 
 
 def download(data_dir: str = "data", dataset: DatasetName = "mnist") -> None:
@@ -30,6 +30,8 @@ def download(data_dir: str = "data", dataset: DatasetName = "mnist") -> None:
             f"command on a machine with internet and copy that folder from there, or put these "
             f"uncompressed IDX files in it: {files}"
         ) from err
+    for split in RAW_FILES:  # read and md5-checked: "ready" means a fit will find them good
+        load_split(data.raw_folder, dataset, split)
     print(f"{dataset} is ready in {data.raw_folder}")
 
 

@@ -20,6 +20,7 @@ RAW_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
+RAW_NAMES = RAW_FILES["train"] + RAW_FILES["test"]
 # md5 and size of the published, uncompressed files (torchvision knows only the .gz sums)
 OFFICIAL_FILES = {
     "mnist": {
@@ -39,8 +40,7 @@ OFFICIAL_FILES = {
 
 def missing_files(raw_folder: Path) -> list[str]:
     """The names of the four files that are not in ``raw_folder``."""
-    names = RAW_FILES["train"] + RAW_FILES["test"]
-    return [name for name in names if not (raw_folder / name).is_file()]
+    return [name for name in RAW_NAMES if not (raw_folder / name).is_file()]
 
 
 def load_split(raw_folder: Path, dataset: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -72,15 +72,18 @@ def read_idx(path: str | Path, official: tuple[str, int] | None = None) -> torch
             f"not {official[0]}: it is corrupt. Delete it and download it again."
         )
     shape = _parse_header(path, raw)
-    header_size = 4 + 4 * len(shape)
-    expected = header_size + int(np.prod(shape))
-    if len(raw) != expected:
-        raise IDXFormatError(
-            f"{path} holds {len(raw)} bytes but its header ({'x'.join(map(str, shape))}) "
-            f"needs {expected}: the file is truncated or corrupt. Delete it and download it again."
-        )
-    data = np.frombuffer(raw, dtype=np.uint8, offset=header_size).reshape(shape)
+    _check_size(path, len(raw), shape)
+    data = np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * len(shape)).reshape(shape)
     return torch.from_numpy(data.copy())
+
+
+def check_idx(path: str | Path) -> None:
+    """Raise IDXFormatError unless the file's size is what its header declares.
+
+    From the header and the file's size alone: cheap enough to run before anything is written.
+    """
+    path = Path(path)
+    _check_size(path, path.stat().st_size, _header(path))
 
 
 def idx_length(path: str | Path) -> int:
@@ -88,11 +91,23 @@ def idx_length(path: str | Path) -> int:
 
     Read from the header alone.
     """
-    path = Path(path)
+    return _header(Path(path))[0]
+
+
+def _header(path: Path) -> tuple[int, ...]:
     with path.open("rb") as file:
         magic = file.read(4)
         dims = file.read(4 * magic[3]) if len(magic) == 4 else b""
-    return _parse_header(path, magic + dims)[0]
+    return _parse_header(path, magic + dims)
+
+
+def _check_size(path: Path, size: int, shape: tuple[int, ...]) -> None:
+    expected = 4 + 4 * len(shape) + int(np.prod(shape))
+    if size != expected:
+        raise IDXFormatError(
+            f"{path} holds {size} bytes but its header ({'x'.join(map(str, shape))}) "
+            f"needs {expected}: the file is truncated or corrupt. Delete it and download it again."
+        )
 
 
 def _parse_header(path: Path, raw: bytes) -> tuple[int, ...]:

@@ -120,3 +120,14 @@ def test_an_error_names_the_config_file_that_set_its_key(tmp_path):
     )
     assert where_set("data.crop=20 bad.", argv) == "data.crop=20 bad."
     assert where_set('Parser key "trainer.max_epochs": got x', argv).endswith("top.yaml)")
+
+
+def test_a_derived_model_size_in_a_file_or_on_the_command_line_is_refused(tmp_path):
+    # jsonargparse drops a linked key from a file silently, and on the command line names an
+    # option no one can give ("must be given via data.input_size").
+    for text in ("model.input_size: 30\n", "model:\n  num_classes: 30\n"):
+        (tmp_path / "linked.yaml").write_text(text)
+        with pytest.raises(OptionError, match=r"linked.yaml: model.\w+ is not a setting"):
+            check_config_files(["fit", "--config", str(tmp_path / "linked.yaml")])
+    said = one_line('Linked "model.seq_len" must be given via "data.seq_len".')
+    assert said.startswith("model.seq_len is not a setting: the data module gives it")

@@ -565,6 +565,12 @@ def test_download_reads_the_files_before_it_says_they_are_ready(tmp_path, capsys
     assert "ready" not in result.stdout
 
 
+def test_download_names_its_own_option(tmp_path, capsys):
+    (tmp_path / "afile").write_text("not a folder")
+    result = in_process("download", "--data_dir", "afile", cwd=tmp_path, capsys=capsys)
+    assert_one_line_error(result, "--data_dir='afile' is a file, not a folder")
+
+
 def test_a_failed_download_says_what_to_do_with_this_command(tmp_path):
     # A proxy on a closed port: the download fails here, online or not, without touching the net.
     proxy = "http://127.0.0.1:9"

@@ -15,6 +15,7 @@ from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.cli import instantiate_class
 from lightning.pytorch.utilities import rank_zero_warn
 
+from lstm_mnist.checkpoint import LINKED
 from lstm_mnist.errors import OptionError
 
 
@@ -196,6 +197,11 @@ def _check_config_file(path: Path, including: tuple[Path, ...] = ()) -> None:
             f"config file {path} holds no settings (empty, or only comments): give it some, or "
             "leave it out"
         )
+    linked = [
+        key for key in LINKED if isinstance(settings, dict) and _has(settings, ["model", key])
+    ]
+    if linked:  # jsonargparse drops them from a file without a word
+        raise OptionError(f"config file {path}: {_derived(linked[0])}; remove it from the file")
     if isinstance(settings, dict) and isinstance(settings.get("config"), str):
         # the included files first: the layering check reads them, so no loop nor bad YAML there
         _check_config_file(path.parent / settings["config"], (*including, path))
@@ -286,8 +292,19 @@ def _check_nothing_dropped(
         )
 
 
+def _derived(key: str) -> str:
+    return (
+        f"model.{key} is not a setting: the data module gives it (from data.dataset, data.scan, "
+        "data.pad_width and data.crop)"
+    )
+
+
+_LINKED_MESSAGE = re.compile(r'Linked "model\.(\w+)" must be given via "data\.\w+"\.?')
+
+
 def one_line(message: str) -> str:
     """Jsonargparse's and Lightning's messages span lines; the first and the most specific."""
+    message = _LINKED_MESSAGE.sub(lambda match: f"{_derived(match[1])}; leave it out", message)
     lines = [line.strip().removeprefix("- ") for line in message.splitlines() if line.strip()]
     if len(lines) == 1:
         return _plain_types(lines[0])

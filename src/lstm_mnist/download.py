@@ -5,12 +5,14 @@ node can read, then train with ``--data.data_dir DIR --data.download false``.
 """
 
 import sys
+from pathlib import Path
 
 from jsonargparse import auto_cli
 
 from lstm_mnist.data import DatasetName, MNISTDataModule
 from lstm_mnist.errors import DatasetNotFoundError, LstmMnistError
 from lstm_mnist.idx import RAW_FILES, load_split, missing_files
+from lstm_mnist.runs import check_folder
 
 
 def download(data_dir: str = "data", dataset: DatasetName = "mnist") -> None:
@@ -20,6 +22,7 @@ def download(data_dir: str = "data", dataset: DatasetName = "mnist") -> None:
         data_dir: Folder that will hold ``MNIST/raw`` or ``FashionMNIST/raw``.
         dataset: ``mnist`` or ``fashion_mnist``.
     """
+    check_folder(Path(data_dir), "--data_dir")  # named as this command takes it
     data = MNISTDataModule(data_dir=data_dir, dataset=dataset, download=True)
     try:
         data.prepare_data()

@@ -66,6 +66,10 @@ def test_files_that_include_each_other_and_an_empty_file_are_refused(tmp_path):
             check_config_files(["fit", "--config", str(tmp_path / f"{name}.yaml")])
     with pytest.raises(OptionError, match="empty.yaml holds no settings"):
         check_config_files(["fit", "--config", str(tmp_path / "empty.yaml")])
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "top.yaml").write_text("config: nothere.yaml\n")
+    with pytest.raises(OptionError, match=r"sub/top.yaml: its config: nothere.yaml names no file"):
+        check_config_files(["fit", "--config", str(tmp_path / "sub" / "top.yaml")])
 
 
 def test_an_included_file_is_checked_too(tmp_path):

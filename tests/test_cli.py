@@ -504,11 +504,63 @@ def test_without_a_logger_the_root_folder_holds_one_run(tiny_data_dir, tmp_path,
     )
     assert_one_line_error(other, f"the run in {tmp_path} was not trained", "model.dropout=0.0")
     assert (tmp_path / "config.yaml").read_text() == saved
+    # A last.ckpt without the config.yaml its fit wrote (here a user's own file): settings
+    # unknown, said so; and resuming it by path would overwrite that file, so it is refused.
+    (tmp_path / "config.yaml").write_text(f"config: {DEFAULT}\n")
+    unknown = in_process(*args, "--ckpt_path", "last", cwd=tmp_path, capsys=capsys)
+    assert_one_line_error(unknown, "has no config.yaml written by its fit")
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    by_path = in_process(
+        *args, "--ckpt_path", last, "--trainer.max_epochs", "2", cwd=tmp_path, capsys=capsys
+    )
+    assert_one_line_error(by_path, f"{tmp_path / 'config.yaml'} exists")
+    assert (tmp_path / "config.yaml").read_text() == f"config: {DEFAULT}\n"
+    (tmp_path / "config.yaml").write_text(saved)
     # test (and explain, export: the same lookup) find its last.ckpt; the report goes beside it.
     test = in_process("test", "--ckpt_path", "last", *QUIET, cwd=tmp_path, capsys=capsys)
     assert test.returncode == 0, test.stderr[-3000:]
     assert "test/acc" in test.stdout
     assert list(tmp_path.glob("events.*"))
+
+
+def files_of(folder) -> dict:
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_a_resume_refused_by_a_check_or_made_with_any_seed_keeps_the_run_as_it_was(
+    tiny_data_dir, tmp_path, capsys
+):
+    args = ["fit", "--config", DEFAULT, "--data.data_dir", tiny_data_dir, *QUIET, *ONE_CYCLE]
+    args += ["--lr_scheduler.total_steps", "2", "--seed_everything", "7"]
+    assert in_process(*args, cwd=tmp_path, capsys=capsys).returncode == 0
+    run = tmp_path / "lightning_logs" / "version_0"
+    before = files_of(run)
+    # OneCycleLR's schedule is fixed by the run: more epochs are refused after the checkpoint
+    # is read, and neither its config.yaml nor its curves gain anything.
+    longer = [*args, "--trainer.max_epochs", "2", "--ckpt_path", "last"]
+    refused = in_process(*longer, cwd=tmp_path, capsys=capsys)
+    assert_one_line_error(
+        refused, "total_steps=2 but this fit takes 4 steps", "cannot be made longer"
+    )
+    assert files_of(run) == before
+    # "Any seed" continues with the run's seed: its config.yaml still records 7.
+    again = [*args, "--seed_everything", "true", "--ckpt_path", "last"]
+    assert in_process(*again, cwd=tmp_path, capsys=capsys).returncode == 0
+    assert yaml.safe_load((run / "config.yaml").read_text())["seed_everything"] == 7
+
+
+def test_a_corrupt_data_file_stops_a_test_before_it_writes_into_the_run(
+    trained_run, tmp_path, capsys
+):
+    run = copy_run(trained_run, tmp_path)
+    data = write_tiny_mnist(tmp_path / "data")
+    labels = data / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    write_idx(labels, np.zeros(10_000, dtype=np.uint8))  # the published size: only md5 tells
+    before = files_of(run)
+    args = ["test", "--ckpt_path", run / "checkpoints" / "last.ckpt", "--data.data_dir", data]
+    result = in_process(*args, *QUIET, cwd=tmp_path, capsys=capsys)
+    assert_one_line_error(result, f"{labels} has the size of the published file", "corrupt")
+    assert files_of(run) == before
 
 
 def test_a_fit_without_checkpointing_saves_none(tiny_data_dir, tmp_path, capsys):

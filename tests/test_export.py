@@ -44,6 +44,11 @@ def test_export_to_a_folder_is_one_error_line_naming_it(trained_run, tmp_path, c
     assert "it is a folder" in message
     assert "Traceback" not in message
     assert list(folder.iterdir()) == []
+    with pytest.raises(
+        SystemExit, match=r"--out='.*model.txt': an ONNX model's file ends in .onnx"
+    ):
+        cli_main(["export", "--ckpt_path", str(ckpt), "--out", str(folder / "model.txt")])
+    assert list(folder.iterdir()) == []
 
 
 def test_the_hierarchical_reader_exports_with_a_dynamic_batch(tmp_path):

@@ -95,19 +95,25 @@ def check_cosine_length(config) -> None:
         )
 
 
-def check_one_cycle_length(scheduler, fit_steps: float) -> None:
+def check_one_cycle_length(scheduler, fit_steps: float, resumed_from: str | None = None) -> None:
     """Refuse a OneCycleLR whose total_steps differs from the steps this fit will take.
 
     Too few and torch stops the fit with a traceback when they run out; too many and the learning
     rate never comes down. The count is known only once the data is set up, so this runs when the
-    fit builds its optimizer.
+    fit builds its optimizer. A resumed run keeps its schedule, so it cannot be made longer.
     """
-    if scheduler.total_steps != fit_steps:
+    if scheduler.total_steps == fit_steps:
+        return
+    mismatch = (
+        f"lr_scheduler OneCycleLR: total_steps={scheduler.total_steps} but this fit takes "
+        f"{fit_steps} steps (trainer.max_epochs times the training batches per epoch)"
+    )
+    if resumed_from:
         raise OptionError(
-            f"lr_scheduler OneCycleLR: total_steps={scheduler.total_steps} but this fit takes "
-            f"{fit_steps} steps (trainer.max_epochs times the training batches per epoch); "
-            f"set --lr_scheduler.total_steps {fit_steps}"
+            f"{mismatch}: a resumed run keeps the schedule it started with, so a OneCycleLR run "
+            f"cannot be made longer; start a new one with --lr_scheduler.total_steps {fit_steps}"
         )
+    raise OptionError(f"{mismatch}; set --lr_scheduler.total_steps {fit_steps}")
 
 
 def check_config_files(argv: list[str]) -> None:
@@ -204,7 +210,12 @@ def _check_config_file(path: Path, including: tuple[Path, ...] = ()) -> None:
         raise OptionError(f"config file {path}: {_derived(linked[0])}; remove it from the file")
     if isinstance(settings, dict) and isinstance(settings.get("config"), str):
         # the included files first: the layering check reads them, so no loop nor bad YAML there
-        _check_config_file(path.parent / settings["config"], (*including, path))
+        included = path.parent / settings["config"]
+        if not included.is_file():  # jsonargparse would not say which file names it
+            raise OptionError(
+                f"config file {path}: its config: {settings['config']} names no file ({included})"
+            )
+        _check_config_file(included, (*including, path))
         _check_layering(path, settings)
 
 
@@ -293,10 +304,8 @@ def _check_nothing_dropped(
 
 
 def _derived(key: str) -> str:
-    return (
-        f"model.{key} is not a setting: the data module gives it (from data.dataset, data.scan, "
-        "data.pad_width and data.crop)"
-    )
+    source = "data.dataset" if key == "num_classes" else "data.scan, data.pad_width and data.crop"
+    return f"model.{key} is not a setting: the data module gives it (from {source})"
 
 
 _LINKED_MESSAGE = re.compile(r'Linked "model\.(\w+)" must be given via "data\.\w+"\.?')

@@ -60,7 +60,7 @@ from lstm_mnist.logger import RunLogger
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
 from lstm_mnist.report import TestReport
-from lstm_mnist.runs import LOGS, check_folder, run_to_resume
+from lstm_mnist.runs import LOGS, check_folder, has_run_config, run_seed, run_to_resume
 from lstm_mnist.signals import InterruptBetweenBatches, RequeueBetweenBatches
 from lstm_mnist.tuning import NoProfiler, tune_process
 
@@ -100,6 +100,14 @@ class RunConfig(SaveConfigCallback):
         if project_logger:
             config.trainer.logger = True
         super().__init__(parser, config, *args, **kwargs)
+
+    @override
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        """Not yet: a fit stopped by a check before training leaves config.yaml as it was."""
+
+    @override
+    def on_train_start(self, trainer, pl_module) -> None:
+        super().setup(trainer, pl_module, "fit")
 
 
 class LSTMMnistCLI(LightningCLI):
@@ -156,11 +164,8 @@ class LSTMMnistCLI(LightningCLI):
         if not isinstance(lr_scheduler, OneCycleLR):
             return LightningCLI.configure_optimizers(lightning_module, optimizer, lr_scheduler)
         trainer = lightning_module.trainer
-        try:  # the fit's step count is known only now, with the data set up
-            check_one_cycle_length(lr_scheduler, trainer.estimated_stepping_batches)
-        except OptionError:
-            _discard_unstarted_run(trainer)
-            raise
+        # the fit's step count is known only now, with the data set up
+        check_one_cycle_length(lr_scheduler, trainer.estimated_stepping_batches, trainer.ckpt_path)
         stepped = {"scheduler": lr_scheduler, "interval": "step"}
         return {"optimizer": optimizer, "lr_scheduler": stepped}
 
@@ -193,6 +198,8 @@ class LSTMMnistCLI(LightningCLI):
             self.config[subcommand].ckpt_path or self._print_config is None
         ):
             self._evaluate_checkpoint(subcommand, self.config[subcommand])
+        run = self._run_dir
+        self._files_before = set(run.iterdir()) if run is not None and run.is_dir() else set()
         config = self.config[subcommand] if subcommand else self.config
         if self._print_config is not None:  # test/validate/predict's, with a checkpoint's settings
             flags = self._print_config.split(",")
@@ -237,6 +244,9 @@ class LSTMMnistCLI(LightningCLI):
                 "it with its run's config.yaml (--config), or start anew without --ckpt_path"
             )
         self._run_dir = run_folder(config.ckpt_path)  # continue its curves in its folder
+        seed = run_seed(self._run_dir)
+        if config.seed_everything is True and seed is not None:  # "any seed": the run's own
+            config.seed_everything = seed
         # TensorBoard hides what the stopped run logged from this checkpoint's step on (the
         # steps it will train again), so no step is drawn twice.
         self._purge_step = checkpoint.get("global_step", 0)
@@ -386,9 +396,32 @@ class LSTMMnistCLI(LightningCLI):
                 if subcommand != "fit":
                     warnings.filterwarnings("ignore", message=CALLBACKS_FOR_RESUMING)
                 super()._run_subcommand(subcommand)
-        except RuntimeError as err:  # settings were taken from the file: not ours if it misfits
-            if "Error(s) in loading state_dict" not in str(err):
-                raise
+        except BaseException as err:
+            self._undo_unstarted(subcommand)
+            self._plain_state_dict_error(err)
+            raise
+
+    def _undo_unstarted(self, subcommand: str) -> None:
+        """A command that failed before its first training step leaves the folders as they were.
+
+        A new run's folder goes (it would stand in lightning_logs/ beside real runs); in a run it
+        continues or tests, the files it added (an empty events file) go.
+        """
+        trainer = self.trainer
+        if not trainer.is_global_zero:
+            return
+        if subcommand == "fit" and trainer.global_step > (self._purge_step or 0):
+            return  # it trained: what it wrote is the run's
+        if subcommand == "fit" and self._run_dir is None:
+            _discard_unstarted_run(trainer)
+        elif self._run_dir is not None and self._run_dir.is_dir():
+            for path in set(self._run_dir.iterdir()) - self._files_before:
+                if path.is_file():
+                    path.unlink()
+
+    def _plain_state_dict_error(self, err: BaseException) -> None:
+        """Settings were taken from the checkpoint's file: if its weights misfit, it is not ours."""
+        if isinstance(err, RuntimeError) and "Error(s) in loading state_dict" in str(err):
             path = self._run(self.config).ckpt_path
             raise CheckpointError(
                 f"checkpoint {path} does not fit this model "
@@ -447,9 +480,9 @@ def _refuse_a_second_unlogged_fit(root: Path, resumed: Path | None) -> None:
     SaveConfigCallback refuses for the same reason.
     """
     config = root / "config.yaml"
-    if not config.exists() or resumed == root:
+    if not config.exists() or (resumed == root and has_run_config(root)):
         return
-    if (root / "checkpoints" / "last.ckpt").is_file():
+    if (root / "checkpoints" / "last.ckpt").is_file() and has_run_config(root):
         raise OptionError(
             f"{root} already holds a fit made with --trainer.logger false ({config}, "
             "checkpoints/): continue it with --ckpt_path last, or give this fit its own "

@@ -21,7 +21,15 @@ from typing_extensions import override
 
 from lstm_mnist.augment import random_erase, random_warp, shifted_views
 from lstm_mnist.errors import DatasetNotFoundError, OptionError, require
-from lstm_mnist.idx import RAW_FILES, RAW_NAMES, check_idx, idx_length, load_split, missing_files
+from lstm_mnist.idx import (
+    OFFICIAL_FILES,
+    RAW_FILES,
+    RAW_NAMES,
+    check_idx,
+    idx_length,
+    load_split,
+    missing_files,
+)
 from lstm_mnist.images import ImageError, expand_paths, load_digit
 from lstm_mnist.sequence import (
     PIXEL_STATS,
@@ -269,10 +277,10 @@ class MNISTDataModule(L.LightningDataModule):
                 # torchvision's: "Error downloading <file>:\n<why>"; the why must stay
                 reason = str(err).strip().rstrip(":") or type(err).__name__
                 raise self._not_found_error(f"the download failed ({reason})", reason) from err
-        # Checked here too, from the headers and sizes: prepare_data runs before a run folder
-        # is made, so a truncated file or a bad value leaves nothing behind.
+        # Checked here too (sizes, md5s, val_size from a header): prepare_data runs before a
+        # run folder is made, so a broken file or a bad value leaves nothing behind.
         for name in RAW_NAMES:
-            check_idx(self.raw_folder / name)
+            check_idx(self.raw_folder / name, OFFICIAL_FILES[self.dataset][name])
         if self.trainer is not None and self.trainer.state.fn in ("fit", "validate"):
             self._require_val_size(idx_length(self.raw_folder / RAW_FILES["train"][1]))
 

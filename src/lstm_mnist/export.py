@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from lstm_mnist.checkpoint import load_run
-from lstm_mnist.errors import LstmMnistError
+from lstm_mnist.errors import LstmMnistError, OptionError
 from lstm_mnist.runs import writable_file
 
 
@@ -43,6 +43,8 @@ def export(*, ckpt_path: str, out: str = "model.onnx", format: Literal["onnx"] =
     except ImportError:
         raise LstmMnistError("ONNX export needs: pip install 'lstm-mnist[export]'") from None
     destination = writable_file(Path(out), "model.onnx")  # before the export, which takes seconds
+    if destination.suffix.lower() != ".onnx":
+        raise OptionError(f"--out={out!r}: an ONNX model's file ends in .onnx, e.g. model.onnx")
     classifier = image_classifier(ckpt_path).eval()
     with _quiet_exporter():
         program = _onnx_program(classifier)

@@ -19,6 +19,7 @@ LOGS = "lightning_logs"
 # finished model is read at test time (a run saved before such a setting existed has no value).
 SAME_RUN = ("seed_everything", "model", "data", "optimizer", "lr_scheduler")
 RUN_LOCAL_DATA = ("data_dir", "download", "predict_files", "on_device", *TEST_SETTINGS)
+NO_CONFIG = "no config"
 
 
 def check_folder(path: Path, option: str) -> Path:
@@ -110,7 +111,7 @@ def run_to_resume(root: Path, current: dict, logged: bool = True) -> Path:
     mismatch = []
     for last in candidates:
         saved = _saved_config(last.parents[1])
-        found = ["no config"]
+        found = [NO_CONFIG]
         if saved is not None:
             settings = run_settings(saved)
             if any_seed:
@@ -122,15 +123,37 @@ def run_to_resume(root: Path, current: dict, logged: bool = True) -> Path:
     run, found = mismatch[0]
     which = f"no run in {root / LOGS} was" if logged else f"the run in {root} was not"
     newest = f"the newest, {run}," if logged else "it"
+    last = run / "checkpoints" / "last.ckpt"
+    if found == [NO_CONFIG]:
+        raise OptionError(
+            f"fit --ckpt_path last: {run} has no config.yaml written by its fit, so its settings "
+            f"are unknown; resume it with --ckpt_path {last} and the settings it was trained "
+            "with, or start anew without --ckpt_path"
+        )
     raise OptionError(
         f"fit --ckpt_path last: {which} trained with this fit's settings; {newest} has "
         f"{'; '.join(found[:3])}. Resume it with --config {run / 'config.yaml'} --ckpt_path "
-        f"{run / 'checkpoints' / 'last.ckpt'}, or start anew without --ckpt_path"
+        f"{last}, or start anew without --ckpt_path"
     )
 
 
+def has_run_config(run: Path) -> bool:
+    """Whether the folder holds a config.yaml that a fit wrote (not a user's file of that name)."""
+    return _saved_config(run) is not None
+
+
+def run_seed(run: Path | None) -> int | None:
+    """The seed a run's config.yaml records, if it records one."""
+    saved = _saved_config(run) if run is not None else None
+    seed = saved.get("seed_everything") if saved else None
+    return seed if isinstance(seed, int) and not isinstance(seed, bool) else None
+
+
 def _saved_config(run: Path) -> dict | None:
+    """The config.yaml a fit wrote into its run folder; not a user's own file of that name."""
     try:
-        return yaml.safe_load((run / "config.yaml").read_text())
+        saved = yaml.safe_load((run / "config.yaml").read_text())
     except (OSError, yaml.YAMLError):
         return None
+    written_by_a_fit = isinstance(saved, dict) and all(key in saved for key in SAME_RUN)
+    return saved if written_by_a_fit else None

@@ -135,3 +135,12 @@ def test_a_derived_model_size_in_a_file_or_on_the_command_line_is_refused(tmp_pa
             check_config_files(["fit", "--config", str(tmp_path / "linked.yaml")])
     said = one_line('Linked "model.seq_len" must be given via "data.seq_len".')
     assert said.startswith("model.seq_len is not a setting: the data module gives it")
+
+
+def test_a_class_setting_s_error_names_the_file_that_set_it(tmp_path):
+    cycle = "lr_scheduler:\n  class_path: OneCycleLR\n  init_args:\n    total_steps: 1720\n"
+    (tmp_path / "fast.yaml").write_text(cycle)
+    argv = ["fit", "--config", str(tmp_path / "fast.yaml")]
+    said = "lr_scheduler OneCycleLR: total_steps=1720 but this fit takes 8 steps"
+    assert where_set(said, argv) == f"{said} (in config file {tmp_path / 'fast.yaml'})"
+    assert where_set(said, [*argv, "--lr_scheduler.total_steps", "1720"]) == said

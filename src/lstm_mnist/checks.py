@@ -140,6 +140,8 @@ def _config_files(argv: list[str]) -> list[Path]:
 # The key an error is about: jsonargparse's "option 'data.x'" and "key \"data.x\"", and ours
 # "data.x=3 must be ...".
 _KEY_NAMED = re.compile(r"""option '([\w.]+)'|key "([\w.]+)"|^([a-z_]+\.[\w.]+)=""")
+# ours about a class's setting: "lr_scheduler OneCycleLR: total_steps=1720 but ..."
+_CLASS_SETTING = re.compile(r"^(optimizer|lr_scheduler) \w+: (\w+)=")
 
 
 def where_set(message: str, argv: list[str]) -> str:
@@ -148,9 +150,12 @@ def where_set(message: str, argv: list[str]) -> str:
     A key misspelt in a YAML file reads just like one misspelt on the command line; the file
     is what the user has to open. A key also given on the command line is left as it is.
     """
-    match = _KEY_NAMED.search(message)
+    match, setting = _KEY_NAMED.search(message), _CLASS_SETTING.search(message)
     key = next((group for group in match.groups() if group), None) if match else None
-    if key is None or any(arg.split("=", 1)[0] == f"--{key}" for arg in argv):
+    if setting:
+        key = f"{setting[1]}.init_args.{setting[2]}"
+    given = {f"--{key}", f"--{key}".replace(".init_args.", ".")} if key else set()
+    if key is None or any(arg.split("=", 1)[0] in given for arg in argv):
         return message
     files = [_sets(path, key.split(".")) for path in _config_files(argv)]
     files = [path for path in files if path is not None]

@@ -134,7 +134,7 @@ class RunCheckpoint(ModelCheckpoint):
     Lightning forgets which files it saved (the best ones, last.ckpt) when a resumed fit's folder
     is not spelled as it was: the old best would then stay beside the new one, and last.ckpt
     would be written as last-v1.ckpt, leaving the next ``--ckpt_path last`` a stale file. The
-    record is moved to this folder instead.
+    record is moved to this folder instead; a best file that is not there is forgotten.
     """
 
     @override
@@ -146,6 +146,18 @@ class RunCheckpoint(ModelCheckpoint):
                 state_dict[key] = _moved(state_dict.get(key), old, self.dirpath)
             best = state_dict.get("best_k_models") or {}
             state_dict["best_k_models"] = {_moved(p, old, self.dirpath): s for p, s in best.items()}
+        best_path = state_dict.get("best_model_path")
+        if best_path and not Path(best_path).is_file():
+            # a checkpoint copied out of its run, or a best file deleted: this run has no best
+            # yet (else it would name a file that is not there, and --test_after_fit fail)
+            state_dict = {
+                **state_dict,
+                "best_model_path": "",
+                "best_model_score": self.best_model_score,
+                "best_k_models": {},
+                "kth_best_model_path": "",
+                "kth_value": self.kth_value,
+            }
         super().load_state_dict(state_dict)
 
 

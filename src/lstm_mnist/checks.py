@@ -26,6 +26,12 @@ def check_optimization(config) -> None:
     traceback in it.
     """
     if not config.get("optimizer"):
+        if config.get("lr_scheduler"):  # LightningCLI would drop it without a word
+            raise OptionError(
+                "--lr_scheduler needs an --optimizer beside it: without one the model's own "
+                "RMSprop (lr 0.001) runs and the scheduler is dropped; add --optimizer RMSprop "
+                "--optimizer.lr 0.001 (or another optimizer)"
+            )
         return
     optimizer = _build("optimizer", config.optimizer, [torch.nn.Parameter(torch.zeros(1))])
     if config.get("lr_scheduler"):

@@ -60,7 +60,14 @@ from lstm_mnist.logger import RunLogger
 from lstm_mnist.model import LSTMClassifier
 from lstm_mnist.predict import PredictionWriter
 from lstm_mnist.report import TestReport
-from lstm_mnist.runs import LOGS, check_folder, has_run_config, run_seed, run_to_resume
+from lstm_mnist.runs import (
+    LOGS,
+    check_folder,
+    has_run_config,
+    run_differences,
+    run_seed,
+    run_to_resume,
+)
 from lstm_mnist.signals import InterruptBetweenBatches, RequeueBetweenBatches
 from lstm_mnist.tuning import NoProfiler, tune_process
 
@@ -200,6 +207,11 @@ class LSTMMnistCLI(LightningCLI):
             self._evaluate_checkpoint(subcommand, self.config[subcommand])
         run = self._run_dir
         self._files_before = set(run.iterdir()) if run is not None and run.is_dir() else set()
+        # its config.yaml and hparams.yaml, as they were: a fit that fails at its first step has
+        # rewritten them already
+        self._yaml_before = {
+            path: path.read_bytes() for path in self._files_before if path.suffix == ".yaml"
+        }
         config = self.config[subcommand] if subcommand else self.config
         if self._print_config is not None:  # test/validate/predict's, with a checkpoint's settings
             flags = self._print_config.split(",")
@@ -244,12 +256,29 @@ class LSTMMnistCLI(LightningCLI):
                 "it with its run's config.yaml (--config), or start anew without --ckpt_path"
             )
         self._run_dir = run_folder(config.ckpt_path)  # continue its curves in its folder
+        self._check_same_run(config)
         seed = run_seed(self._run_dir)
         if config.seed_everything is True and seed is not None:  # "any seed": the run's own
             config.seed_everything = seed
         # TensorBoard hides what the stopped run logged from this checkpoint's step on (the
         # steps it will train again), so no step is drawn twice.
         self._purge_step = checkpoint.get("global_step", 0)
+
+    def _check_same_run(self, config) -> None:
+        """A checkpoint's run continues only with its settings, as its config.yaml records them.
+
+        The optimizer, scheduler and seed too: the checkpoint holds only the model's and data's.
+        """
+        if self._run_dir is None:
+            return
+        current = yaml.safe_load(self._parser("fit").dump(config, skip_none=False))
+        found = run_differences(self._run_dir, current)
+        if found:
+            raise CheckpointError(
+                f"checkpoint {config.ckpt_path} belongs to {self._run_dir}, trained with "
+                f"{'; '.join(found[:3])}: resume it with --config "
+                f"{self._run_dir / 'config.yaml'}, or start anew without --ckpt_path"
+            )
 
     def _evaluate_checkpoint(self, subcommand: str, config) -> None:
         """Require the checkpoint of test/validate/predict and take its settings.
@@ -418,6 +447,9 @@ class LSTMMnistCLI(LightningCLI):
             for path in set(self._run_dir.iterdir()) - self._files_before:
                 if path.is_file():
                     path.unlink()
+            for path, content in self._yaml_before.items():
+                if path.read_bytes() != content:
+                    path.write_bytes(content)
 
     def _plain_state_dict_error(self, err: BaseException) -> None:
         """Settings were taken from the checkpoint's file: if its weights misfit, it is not ours."""
@@ -482,6 +514,8 @@ def _refuse_a_second_unlogged_fit(root: Path, resumed: Path | None) -> None:
     config = root / "config.yaml"
     if not config.exists() or (resumed == root and has_run_config(root)):
         return
+    if has_run_config(root) and not (root / "checkpoints").exists():
+        return  # a fit stopped before its first checkpoint: nothing of it to keep
     if (root / "checkpoints" / "last.ckpt").is_file() and has_run_config(root):
         raise OptionError(
             f"{root} already holds a fit made with --trainer.logger false ({config}, "

@@ -106,17 +106,10 @@ def run_to_resume(root: Path, current: dict, logged: bool = True) -> Path:
             f"fit --ckpt_path last: nothing to resume, {where} checkpoints/last.ckpt; start the "
             "fit without --ckpt_path"
         )
-    wanted = run_settings(current)
-    any_seed = wanted["seed_everything"] is True  # "any seed": a run continues with its own
     mismatch = []
     for last in candidates:
-        saved = _saved_config(last.parents[1])
-        found = [NO_CONFIG]
-        if saved is not None:
-            settings = run_settings(saved)
-            if any_seed:
-                settings["seed_everything"] = True
-            found = differences(settings, wanted)
+        found = run_differences(last.parents[1], current)
+        found = [NO_CONFIG] if found is None else found
         if not found:
             return last
         mismatch.append((last.parents[1], found))
@@ -135,6 +128,20 @@ def run_to_resume(root: Path, current: dict, logged: bool = True) -> Path:
         f"{'; '.join(found[:3])}. Resume it with --config {run / 'config.yaml'} --ckpt_path "
         f"{last}, or start anew without --ckpt_path"
     )
+
+
+def run_differences(run: Path, current: dict) -> list[str] | None:
+    """How ``current``'s settings differ from those the run's config.yaml records (None: none).
+
+    ``seed_everything: true`` ("any seed") matches every seed: the run continues with its own.
+    """
+    saved = _saved_config(run)
+    if saved is None:
+        return None
+    wanted, settings = run_settings(current), run_settings(saved)
+    if wanted["seed_everything"] is True:
+        settings["seed_everything"] = True
+    return differences(settings, wanted)
 
 
 def has_run_config(run: Path) -> bool:

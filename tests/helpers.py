@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from lightning.pytorch.callbacks import Callback
 from PIL import Image, ImageDraw
 
 from lstm_mnist.cli import cli_main
@@ -124,3 +125,10 @@ def draw_seven(size=(300, 200), ink=0, paper=255, mode="RGB") -> Image.Image:
     colour = ink if mode == "L" else (ink, ink, ink) + ((255,) if mode == "RGBA" else ())
     pen.line([(40, 30), (140, 30), (80, 170)], fill=colour, width=18)
     return image
+
+
+class FailAtFirstStep(Callback):
+    """Raises as the first training batch starts: a fit that fails after it has begun."""
+
+    def on_train_batch_start(self, *args) -> None:
+        raise RuntimeError("failed at the first step, as a test asks")

@@ -1,8 +1,9 @@
 """The checks a command passes before it runs, each a one-line message."""
 
 import pytest
+from jsonargparse import Namespace
 
-from lstm_mnist.checks import check_config_files, one_line, where_set
+from lstm_mnist.checks import check_config_files, check_optimization, one_line, where_set
 from lstm_mnist.errors import OptionError
 
 
@@ -144,3 +145,10 @@ def test_a_class_setting_s_error_names_the_file_that_set_it(tmp_path):
     said = "lr_scheduler OneCycleLR: total_steps=1720 but this fit takes 8 steps"
     assert where_set(said, argv) == f"{said} (in config file {tmp_path / 'fast.yaml'})"
     assert where_set(said, [*argv, "--lr_scheduler.total_steps", "1720"]) == said
+
+
+def test_a_scheduler_without_an_optimizer_is_refused_not_dropped():
+    scheduler = Namespace(class_path="torch.optim.lr_scheduler.StepLR")
+    with pytest.raises(OptionError, match="--lr_scheduler needs an --optimizer beside it"):
+        check_optimization(Namespace(optimizer=None, lr_scheduler=scheduler))
+    check_optimization(Namespace(optimizer=None, lr_scheduler=None))  # the model's own RMSprop

@@ -1,4 +1,5 @@
 import re
+import shutil
 import warnings
 
 import numpy as np
@@ -521,6 +522,11 @@ def test_without_a_logger_the_root_folder_holds_one_run(tiny_data_dir, tmp_path,
     assert test.returncode == 0, test.stderr[-3000:]
     assert "test/acc" in test.stdout
     assert list(tmp_path.glob("events.*"))
+    # A fit stopped before its first checkpoint (config.yaml alone) does not block the folder.
+    for path in [*tmp_path.glob("events.*"), tmp_path / "hparams.yaml"]:
+        path.unlink()
+    shutil.rmtree(tmp_path / "checkpoints")
+    assert in_process(*args, cwd=tmp_path, capsys=capsys).returncode == 0
 
 
 def files_of(folder) -> dict:

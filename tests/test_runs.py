@@ -1,6 +1,7 @@
 """Where runs are written, and which run ``fit --ckpt_path last`` continues (never another)."""
 
 import hashlib
+import shutil
 
 import pytest
 import torch
@@ -135,3 +136,60 @@ def test_a_log_folder_that_cannot_be_one_is_refused(tmp_path):
         check_folder(tmp_path / "file" / "runs", "trainer.default_root_dir")
     check_folder(tmp_path / "new" / "runs", "x")
     assert not (tmp_path / "new").exists()  # checked, not made: a later error leaves nothing
+
+
+def files_of(folder) -> dict:
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def test_resuming_by_path_checks_the_runs_whole_settings(
+    trained_run, tiny_data_dir, tmp_path, capsys
+):
+    # The checkpoint holds the model's and data's settings; the optimizer, scheduler and seed
+    # are in the run's config.yaml, and a resume that changes them is refused.
+    run = copy_run(trained_run, tmp_path / "runs")
+    before = files_of(run)
+    args = ["fit", "--config", CONFIGS / "padded.yaml", "--data.data_dir", tiny_data_dir, *QUIET]
+    args += ["--data.val_size", "50", "--trainer.max_epochs", "3"]
+    args += ["--ckpt_path", run / "checkpoints" / "last.ckpt"]
+    for change, named in (
+        (["--optimizer", "Adam"], "optimizer.class_path="),
+        (["--seed_everything", "1"], "seed_everything="),
+    ):
+        result = in_process(*args, *change, cwd=tmp_path, capsys=capsys)
+        assert_one_line_error(result, f"belongs to {run}", named, "--config")
+    assert files_of(run) == before
+
+
+def test_a_resumed_fit_that_fails_at_its_first_step_leaves_its_run_as_it_was(
+    trained_run, tiny_data_dir, tmp_path, capsys
+):
+    # Its config.yaml is written as training starts; the failure puts it back, and the
+    # events file it opened goes.
+    root = tmp_path / "runs"
+    run = copy_run(trained_run, root)
+    before = files_of(run)
+    args = ["fit", "--config", CONFIGS / "padded.yaml", "--data.data_dir", tiny_data_dir, *QUIET]
+    args += ["--data.val_size", "50", "--trainer.max_epochs", "3", "--ckpt_path", "last"]
+    args += [
+        "--trainer.default_root_dir",
+        root,
+        "--trainer.callbacks+=tests.helpers.FailAtFirstStep",
+    ]
+    with pytest.raises(RuntimeError, match="failed at the first step"):
+        in_process(*args, cwd=tmp_path, capsys=capsys)
+    assert files_of(run) == before
+
+
+def test_a_checkpoint_copied_out_of_its_run_resumes_into_a_run_of_its_own(
+    trained_run, tiny_data_dir, tmp_path, capsys
+):
+    # Its record names a best file in the old run; the new run has none until it saves one.
+    shutil.copy(trained_run / "checkpoints" / "last.ckpt", tmp_path / "mine.ckpt")
+    args = ["fit", "--config", CONFIGS / "padded.yaml", "--data.data_dir", tiny_data_dir, *QUIET]
+    args += ["--data.val_size", "50", "--trainer.max_epochs", "3", "--test_after_fit", "true"]
+    result = in_process(*args, "--ckpt_path", tmp_path / "mine.ckpt", cwd=tmp_path, capsys=capsys)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (best,) = (tmp_path / "lightning_logs" / "version_0" / "checkpoints").glob("epoch02-*.ckpt")
+    assert "Best checkpoint (val/acc=" in result.stdout
+    assert str(best) in result.stdout

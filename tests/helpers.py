@@ -112,6 +112,11 @@ def copy_run(run: Path, root: Path) -> Path:
     return Path(shutil.copytree(run, root / "lightning_logs" / run.name))
 
 
+def files_of(folder: Path) -> dict[Path, bytes]:
+    """Every file under ``folder`` and its bytes: to show a command left a run as it was."""
+    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
 def best_checkpoint(run: Path) -> Path:
     (best,) = (path for path in (run / "checkpoints").glob("*.ckpt") if path.name != "last.ckpt")
     return best

@@ -22,6 +22,7 @@ from tests.helpers import (
     assert_one_line_error,
     best_checkpoint,
     copy_run,
+    files_of,
     in_process,
     lstm_mnist,
     write_idx,
@@ -527,10 +528,6 @@ def test_without_a_logger_the_root_folder_holds_one_run(tiny_data_dir, tmp_path,
         path.unlink()
     shutil.rmtree(tmp_path / "checkpoints")
     assert in_process(*args, cwd=tmp_path, capsys=capsys).returncode == 0
-
-
-def files_of(folder) -> dict:
-    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
 
 def test_a_resume_refused_by_a_check_or_made_with_any_seed_keeps_the_run_as_it_was(

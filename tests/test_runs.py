@@ -9,7 +9,15 @@ import yaml
 
 from lstm_mnist.errors import OptionError
 from lstm_mnist.runs import check_folder, differences, run_settings
-from tests.helpers import CONFIGS, QUIET, assert_one_line_error, copy_run, in_process, lstm_mnist
+from tests.helpers import (
+    CONFIGS,
+    QUIET,
+    assert_one_line_error,
+    copy_run,
+    files_of,
+    in_process,
+    lstm_mnist,
+)
 
 
 def fingerprint(run) -> dict:
@@ -136,10 +144,6 @@ def test_a_log_folder_that_cannot_be_one_is_refused(tmp_path):
         check_folder(tmp_path / "file" / "runs", "trainer.default_root_dir")
     check_folder(tmp_path / "new" / "runs", "x")
     assert not (tmp_path / "new").exists()  # checked, not made: a later error leaves nothing
-
-
-def files_of(folder) -> dict:
-    return {path: path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
 
 def test_resuming_by_path_checks_the_runs_whole_settings(

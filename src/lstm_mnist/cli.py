@@ -512,11 +512,13 @@ def _refuse_a_second_unlogged_fit(root: Path, resumed: Path | None) -> None:
     SaveConfigCallback refuses for the same reason.
     """
     config = root / "config.yaml"
-    if not config.exists() or (resumed == root and has_run_config(root)):
+    if not config.exists():
         return
-    if has_run_config(root) and not (root / "checkpoints").exists():
-        return  # a fit stopped before its first checkpoint: nothing of it to keep
-    if (root / "checkpoints" / "last.ckpt").is_file() and has_run_config(root):
+    ours = has_run_config(root)  # written by a fit, not the user's own file of that name
+    # resumed; or a fit stopped before its first checkpoint, with nothing of it to keep
+    if ours and (resumed == root or not (root / "checkpoints").exists()):
+        return
+    if ours and (root / "checkpoints" / "last.ckpt").is_file():
         raise OptionError(
             f"{root} already holds a fit made with --trainer.logger false ({config}, "
             "checkpoints/): continue it with --ckpt_path last, or give this fit its own "

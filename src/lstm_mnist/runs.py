@@ -19,7 +19,6 @@ LOGS = "lightning_logs"
 # finished model is read at test time (a run saved before such a setting existed has no value).
 SAME_RUN = ("seed_everything", "model", "data", "optimizer", "lr_scheduler")
 RUN_LOCAL_DATA = ("data_dir", "download", "predict_files", "on_device", *TEST_SETTINGS)
-NO_CONFIG = "no config"
 
 
 def check_folder(path: Path, option: str) -> Path:
@@ -109,15 +108,14 @@ def run_to_resume(root: Path, current: dict, logged: bool = True) -> Path:
     mismatch = []
     for last in candidates:
         found = run_differences(last.parents[1], current)
-        found = [NO_CONFIG] if found is None else found
-        if not found:
+        if found == []:
             return last
         mismatch.append((last.parents[1], found))
     run, found = mismatch[0]
     which = f"no run in {root / LOGS} was" if logged else f"the run in {root} was not"
     newest = f"the newest, {run}," if logged else "it"
     last = run / "checkpoints" / "last.ckpt"
-    if found == [NO_CONFIG]:
+    if found is None:
         raise OptionError(
             f"fit --ckpt_path last: {run} has no config.yaml written by its fit, so its settings "
             f"are unknown; resume it with --ckpt_path {last} and the settings it was trained "

@@ -126,7 +126,8 @@ class RequeueBetweenBatches(_BetweenBatches):
 
     @override
     def on_train_batch_end(self, trainer, *args) -> None:
-        if not _validation_follows(trainer):
+        # asked only with a signal pending: this runs after every training step
+        if self._pending is not None and not _validation_follows(trainer):
             self._handle(trainer)
 
     @override

@@ -33,12 +33,12 @@ from lightning.pytorch.callbacks import Callback
 from torch.profiler import ProfilerActivity, profile
 from typing_extensions import override
 
-from lstm_mnist.checkpoint import constructor_args
-from lstm_mnist.cli import LSTMMnistCLI
-from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.model import LSTMClassifier
-from lstm_mnist.report import probabilities
-from lstm_mnist.tuning import tune_process
+from lstm_mnist.cli.main import LSTMMnistCLI
+from lstm_mnist.cli.tuning import tune_process
+from lstm_mnist.core.data import MNISTDataModule
+from lstm_mnist.core.model import LSTMClassifier
+from lstm_mnist.runs.checkpoint import constructor_args
+from lstm_mnist.tools.report import probabilities
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 # The CLI is given its arguments by this script, which has command-line arguments of its own.

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lstm_mnist.cli import run_cli
+from lstm_mnist.cli.main import run_cli
 from tests.helpers import (
     CONFIGS,
     DATASETS_VARIABLE,

@@ -14,8 +14,8 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from PIL import Image, ImageDraw
 
-from lstm_mnist.cli import cli_main
-from lstm_mnist.idx import RAW_FILES
+from lstm_mnist.cli.main import cli_main
+from lstm_mnist.core.idx import RAW_FILES
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CONFIGS = PROJECT_ROOT / "configs"

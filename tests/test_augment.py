@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lstm_mnist.augment import (
+from lstm_mnist.core.augment import (
     ERASE_AREA,
     TEST_TIME_MOVES,
     _affine_grid,
@@ -13,10 +13,10 @@ from lstm_mnist.augment import (
     random_warp,
     shifted_views,
 )
-from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.errors import OptionError
-from lstm_mnist.model import LSTMClassifier
-from lstm_mnist.report import sequences
+from lstm_mnist.core.data import MNISTDataModule
+from lstm_mnist.core.errors import OptionError
+from lstm_mnist.core.model import LSTMClassifier
+from lstm_mnist.tools.report import sequences
 
 
 def square(size: int = 28) -> torch.Tensor:

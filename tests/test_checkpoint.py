@@ -11,8 +11,8 @@ import pytest
 import torch
 import yaml
 
-from lstm_mnist.checkpoint import CheckpointError, load_run, read_checkpoint, trained_settings
-from lstm_mnist.reading import Reader
+from lstm_mnist.runs.checkpoint import CheckpointError, load_run, read_checkpoint, trained_settings
+from lstm_mnist.tools.reading import Reader
 from tests.helpers import (
     CONFIGS,
     QUIET,

@@ -3,8 +3,8 @@
 import pytest
 from jsonargparse import Namespace
 
-from lstm_mnist.checks import check_config_files, check_optimization, one_line, where_set
-from lstm_mnist.errors import OptionError
+from lstm_mnist.cli.checks import check_config_files, check_optimization, one_line, where_set
+from lstm_mnist.core.errors import OptionError
 
 
 def test_a_yaml_mistake_names_its_file_line_and_column(tmp_path):

@@ -10,13 +10,13 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.profilers import SimpleProfiler
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lstm_mnist.checkpoint import RunCheckpoint
-from lstm_mnist.cli import LSTMMnistCLI, RunConfig, cli_main, run_cli
-from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.model import LSTMClassifier
-from lstm_mnist.predict import PredictionWriter
-from lstm_mnist.report import TestReport as Report  # (not a pytest class)
-from lstm_mnist.tuning import NoProfiler
+from lstm_mnist.cli.main import LSTMMnistCLI, RunConfig, cli_main, run_cli
+from lstm_mnist.cli.tuning import NoProfiler
+from lstm_mnist.core.data import MNISTDataModule
+from lstm_mnist.core.model import LSTMClassifier
+from lstm_mnist.runs.checkpoint import RunCheckpoint
+from lstm_mnist.tools.predict import PredictionWriter
+from lstm_mnist.tools.report import TestReport as Report  # (not a pytest class)
 from tests.helpers import (
     PROJECT_ROOT,
     assert_one_line_error,

@@ -7,9 +7,9 @@ import pytest
 import torch
 from torchvision.datasets import MNIST
 
-from lstm_mnist.data import MNISTDataModule, TensorBatches
-from lstm_mnist.errors import DatasetNotFoundError, IDXFormatError
-from lstm_mnist.sequence import PIXEL_STATS
+from lstm_mnist.core.data import MNISTDataModule, TensorBatches
+from lstm_mnist.core.errors import DatasetNotFoundError, IDXFormatError
+from lstm_mnist.core.sequence import PIXEL_STATS
 from tests.helpers import TINY_TEST, TINY_TRAIN, write_idx, write_tiny_mnist
 
 

@@ -7,9 +7,9 @@ import time
 import pytest
 import torch
 
-from lstm_mnist.cli import gathered
-from lstm_mnist.demo import at_row, read_drawing, read_photo
-from lstm_mnist.reading import Reader, Reading
+from lstm_mnist.cli.main import gathered
+from lstm_mnist.tools.demo import at_row, read_drawing, read_photo
+from lstm_mnist.tools.reading import Reader, Reading
 from tests.helpers import assert_one_line_error, best_checkpoint, draw_seven, lstm_mnist
 
 

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import torch
 
-from lstm_mnist.data import MNISTDataModule
+from lstm_mnist.core.data import MNISTDataModule
 from tests.helpers import PROJECT_ROOT
 
 DEFAULT = str(PROJECT_ROOT / "configs" / "default.yaml")
@@ -179,7 +179,7 @@ KILL_DURING_SAVE = """
 import os, signal, sys
 from fsspec.implementations.local import LocalFileOpener
 import lightning as L
-from lstm_mnist.model import LSTMClassifier
+from lstm_mnist.core.model import LSTMClassifier
 
 def write_half_then_die(self, data):
     self.f.write(bytes(data)[: len(data) // 2])

@@ -3,11 +3,11 @@ import csv
 import pytest
 import yaml
 
-from lstm_mnist import experiments
-from lstm_mnist.cli import LSTMMnistCLI, cli_main
-from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.errors import OptionError
-from lstm_mnist.model import LSTMClassifier
+from lstm_mnist.cli.main import LSTMMnistCLI, cli_main
+from lstm_mnist.core.data import MNISTDataModule
+from lstm_mnist.core.errors import OptionError
+from lstm_mnist.core.model import LSTMClassifier
+from lstm_mnist.experiments import runner as experiments
 from tests.helpers import PROJECT_ROOT, write_tiny_mnist
 
 

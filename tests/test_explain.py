@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from lstm_mnist.cli import cli_main
+from lstm_mnist.cli.main import cli_main
 
 
 def explain(fitted_run, data_dir, *options: str) -> None:

@@ -7,10 +7,10 @@ import onnxruntime  # a dev dependency: the parity test must run, never skip
 import pytest
 import torch
 
-from lstm_mnist.cli import cli_main
-from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.export import _onnx_program, image_classifier
-from lstm_mnist.model import LSTMClassifier
+from lstm_mnist.cli.main import cli_main
+from lstm_mnist.core.data import MNISTDataModule
+from lstm_mnist.core.model import LSTMClassifier
+from lstm_mnist.tools.export import _onnx_program, image_classifier
 from tests.helpers import best_checkpoint, lstm_mnist
 
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from lstm_mnist.errors import IDXFormatError
-from lstm_mnist.idx import read_idx
+from lstm_mnist.core.errors import IDXFormatError
+from lstm_mnist.core.idx import read_idx
 from tests.helpers import write_idx
 
 

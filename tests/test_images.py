@@ -5,8 +5,15 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.images import MAX_SIDE, ImageError, expand_paths, load_digit, mnist_like, read_ink
+from lstm_mnist.core.data import MNISTDataModule
+from lstm_mnist.core.images import (
+    MAX_SIDE,
+    ImageError,
+    expand_paths,
+    load_digit,
+    mnist_like,
+    read_ink,
+)
 from tests.helpers import draw_seven
 
 

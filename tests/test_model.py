@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lstm_mnist.model import LSTMClassifier
+from lstm_mnist.core.model import LSTMClassifier
 
 
 def count_parameters(model: torch.nn.Module) -> int:
@@ -146,7 +146,7 @@ def test_train_accuracy_counts_every_step_of_the_epoch(tiny_data_dir, tmp_path):
     # model's accuracy on the whole training split.
     import lightning as L
 
-    from lstm_mnist.data import MNISTDataModule
+    from lstm_mnist.core.data import MNISTDataModule
 
     data = MNISTDataModule(data_dir=str(tiny_data_dir), download=False, batch_size=16, val_size=20)
     model = LSTMClassifier(hidden_size=8, num_layers=1)

@@ -8,8 +8,8 @@ import csv
 import numpy as np
 from PIL import Image
 
-from lstm_mnist.cli import cli_main, run_cli
-from lstm_mnist.data import CLASS_NAMES
+from lstm_mnist.cli.main import cli_main, run_cli
+from lstm_mnist.core.data import CLASS_NAMES
 from tests.helpers import CONFIGS, QUIET, best_checkpoint, draw_seven, lstm_mnist, write_tiny_mnist
 
 

@@ -3,8 +3,8 @@
 import lightning as L
 import torch
 
-from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.model import LSTMClassifier
+from lstm_mnist.core.data import MNISTDataModule
+from lstm_mnist.core.model import LSTMClassifier
 
 # From ../shared/datasets/README.md: the official test set's class counts.
 TEST_CLASS_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]

@@ -5,11 +5,11 @@ import yaml
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
-from lstm_mnist.augment import shifted_views
-from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.figures import misclassified_figure
-from lstm_mnist.model import LSTMClassifier
-from lstm_mnist.report import probabilities, run_settings_table
+from lstm_mnist.core.augment import shifted_views
+from lstm_mnist.core.data import MNISTDataModule
+from lstm_mnist.core.model import LSTMClassifier
+from lstm_mnist.tools.figures import misclassified_figure
+from lstm_mnist.tools.report import probabilities, run_settings_table
 
 
 def test_tensorboard_opens_on_the_runs_curves_and_report(fitted_run):

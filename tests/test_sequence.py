@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from lstm_mnist.sequence import PIXEL_STATS, ImageToSequence, fixed_permutation, sequence_shape
+from lstm_mnist.core.sequence import PIXEL_STATS, ImageToSequence, fixed_permutation, sequence_shape
 
 IMAGES = torch.randint(0, 256, (3, 28, 28), dtype=torch.uint8)
 

@@ -12,7 +12,7 @@ from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.demos.boring_classes import BoringModel
 from lightning.pytorch.trainer.connectors.signal_connector import _SignalConnector
 
-from lstm_mnist.signals import InterruptBetweenBatches, RequeueBetweenBatches
+from lstm_mnist.cli.signals import InterruptBetweenBatches, RequeueBetweenBatches
 
 
 @pytest.fixture

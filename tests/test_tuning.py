@@ -7,7 +7,7 @@ import time
 import pytest
 from lightning.pytorch.profilers import PassThroughProfiler
 
-from lstm_mnist import tuning
+from lstm_mnist.cli import tuning
 
 # How many mmap'd blocks (glibc's mallinfo2 "hblks") a held 4 MB block adds.
 MMAPPED_BLOCKS = """

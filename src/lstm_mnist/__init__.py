@@ -1,6 +1,6 @@
 """Stacked LSTMs that read MNIST digits as sequences, as a PyTorch Lightning project."""
 
-from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.model import LSTMClassifier
+from lstm_mnist.core.data import MNISTDataModule
+from lstm_mnist.core.model import LSTMClassifier
 
 __all__ = ["LSTMClassifier", "MNISTDataModule"]

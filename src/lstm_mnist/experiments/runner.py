@@ -24,10 +24,9 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-from jsonargparse import auto_cli
 
-from lstm_mnist.cli import run_cli
-from lstm_mnist.errors import OptionError
+from lstm_mnist.cli.main import run_cli
+from lstm_mnist.core.errors import OptionError
 
 # The runner hands the CLI its arguments while having command-line arguments of its own.
 warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
@@ -36,7 +35,7 @@ warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is int
 # editable install's checkout), so the runner works from any folder.
 DEFAULT, PADDED, BEST = "configs/default.yaml", "configs/padded.yaml", "configs/best.yaml"
 PIXELS, GPU = "configs/pixels.yaml", "configs/trainer/gpu.yaml"
-PROJECT = Path(__file__).resolve().parents[2]
+PROJECT = Path(__file__).resolve().parents[3]
 # The seed's Keras results (one run each) beside the settings that repeat or improve on them.
 SEED_RESULTS = {
     "reproduction": {"default": 0.9856, "padded": 0.9839},
@@ -448,7 +447,7 @@ def _in_project(args: list[str]) -> list[str]:
 def _logger(save_dir: Path, grid: str, version: str) -> str:
     """The project's TensorBoard logger, in one folder per grid and cell."""
     init = {"save_dir": str(save_dir), "name": grid, "version": version}
-    spec = {"class_path": "lstm_mnist.logger.RunLogger", "init_args": init}
+    spec = {"class_path": "lstm_mnist.cli.logger.RunLogger", "init_args": init}
     return json.dumps({**spec, "init_args": {**init, "default_hp_metric": False}})
 
 
@@ -549,7 +548,3 @@ def _write_csv(rows: list[dict], path: Path) -> None:
         writer = csv.DictWriter(file, fieldnames=fields, restval="")
         writer.writeheader()
         writer.writerows(rows)
-
-
-if __name__ == "__main__":  # python -m lstm_mnist.experiments, as before the subcommand
-    auto_cli(run_grid)

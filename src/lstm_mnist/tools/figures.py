@@ -10,7 +10,7 @@ import torch  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from lstm_mnist.reading import CAPTION, Reading, blank_rows  # noqa: E402
+from lstm_mnist.tools.reading import CAPTION, Reading, blank_rows  # noqa: E402
 
 
 def confusion_matrix_figure(matrix: torch.Tensor) -> Figure:

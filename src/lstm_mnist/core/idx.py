@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lstm_mnist.errors import IDXFormatError
+from lstm_mnist.core.errors import IDXFormatError
 
 _UBYTE = 0x08  # the only IDX element type MNIST uses
 # The four files of each dataset, as torchvision lays them out in <root>/<Class>/raw.

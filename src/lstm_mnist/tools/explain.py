@@ -9,11 +9,11 @@ from pathlib import Path
 import torch
 from matplotlib.backend_bases import FigureCanvasBase
 
-from lstm_mnist.checkpoint import load_run
-from lstm_mnist.errors import OptionError, require
-from lstm_mnist.figures import reading_figure
-from lstm_mnist.reading import read_digits
-from lstm_mnist.runs import writable_file
+from lstm_mnist.core.errors import OptionError, require
+from lstm_mnist.runs.checkpoint import load_run
+from lstm_mnist.runs.folders import writable_file
+from lstm_mnist.tools.figures import reading_figure
+from lstm_mnist.tools.reading import read_digits
 
 
 @torch.inference_mode()

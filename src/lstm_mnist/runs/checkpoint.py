@@ -14,10 +14,10 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from typing_extensions import override
 
-from lstm_mnist.data import MNISTDataModule
-from lstm_mnist.errors import LstmMnistError
-from lstm_mnist.model import LSTMClassifier
-from lstm_mnist.runs import LOGS, last_checkpoints
+from lstm_mnist.core.data import MNISTDataModule
+from lstm_mnist.core.errors import LstmMnistError
+from lstm_mnist.core.model import LSTMClassifier
+from lstm_mnist.runs.folders import LOGS, last_checkpoints
 
 # What the model sees and how it is built; the rest of the data settings (where the files are,
 # the batch size, the images to predict, augmentation) belong to the run that reads the files.

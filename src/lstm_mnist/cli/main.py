@@ -36,15 +36,7 @@ from lightning.pytorch.utilities import rank_zero_info
 from torch.optim.lr_scheduler import OneCycleLR
 from typing_extensions import override
 
-from lstm_mnist.checkpoint import (
-    CheckpointError,
-    RunCheckpoint,
-    newest_last_checkpoint,
-    read_checkpoint,
-    run_folder,
-    trained_settings,
-)
-from lstm_mnist.checks import (
+from lstm_mnist.cli.checks import (
     check_checkpointing,
     check_config_files,
     check_cosine_length,
@@ -54,13 +46,21 @@ from lstm_mnist.checks import (
     one_line,
     where_set,
 )
-from lstm_mnist.data import EVALUATIONS, MNISTDataModule
-from lstm_mnist.errors import LstmMnistError, OptionError
-from lstm_mnist.logger import RunLogger
-from lstm_mnist.model import LSTMClassifier
-from lstm_mnist.predict import PredictionWriter
-from lstm_mnist.report import TestReport
-from lstm_mnist.runs import (
+from lstm_mnist.cli.logger import RunLogger
+from lstm_mnist.cli.signals import InterruptBetweenBatches, RequeueBetweenBatches
+from lstm_mnist.cli.tuning import NoProfiler, tune_process
+from lstm_mnist.core.data import EVALUATIONS, MNISTDataModule
+from lstm_mnist.core.errors import LstmMnistError, OptionError
+from lstm_mnist.core.model import LSTMClassifier
+from lstm_mnist.runs.checkpoint import (
+    CheckpointError,
+    RunCheckpoint,
+    newest_last_checkpoint,
+    read_checkpoint,
+    run_folder,
+    trained_settings,
+)
+from lstm_mnist.runs.folders import (
     LOGS,
     check_folder,
     has_run_config,
@@ -68,8 +68,8 @@ from lstm_mnist.runs import (
     run_seed,
     run_to_resume,
 )
-from lstm_mnist.signals import InterruptBetweenBatches, RequeueBetweenBatches
-from lstm_mnist.tuning import NoProfiler, tune_process
+from lstm_mnist.tools.predict import PredictionWriter
+from lstm_mnist.tools.report import TestReport
 
 # Raised when parse_arguments drops --print_config from sys.argv (see there).
 warnings.filterwarnings("ignore", message=r"LightningCLI's args parameter is intended")
@@ -493,6 +493,8 @@ class LSTMMnistCLI(LightningCLI):
 
 
 RUN_LOGGER = f"{RunLogger.__module__}.{RunLogger.__name__}"
+# where config.yaml files of runs made before 2026-12-07 name it (lstm_mnist/logger.py keeps it)
+RUN_LOGGERS = (RUN_LOGGER, "lstm_mnist.logger.RunLogger")
 
 
 def _root(config) -> Path:
@@ -542,7 +544,7 @@ def _our_logger(config) -> bool:
         return True
     # config.yaml files written before RunConfig recorded `logger: true`: a new run's RunLogger
     # (version null; the experiments command names its runs' versions)
-    if not isinstance(logger, Namespace) or logger.get("class_path") != RUN_LOGGER:
+    if not isinstance(logger, Namespace) or logger.get("class_path") not in RUN_LOGGERS:
         return False
     return logger.get("init_args.version") is None
 
@@ -554,11 +556,11 @@ def _explicit_options(argv: list[str]) -> set[str]:
 
 # Commands beside LightningCLI's Trainer subcommands; each is a typed function (auto_cli).
 TOOLS = {
-    "explain": "lstm_mnist.explain:explain",
-    "export": "lstm_mnist.export:export",
-    "download": "lstm_mnist.download:download",
-    "experiments": "lstm_mnist.experiments:run_grid",
-    "demo": "lstm_mnist.demo:demo",
+    "explain": "lstm_mnist.tools.explain:explain",
+    "export": "lstm_mnist.tools.export:export",
+    "download": "lstm_mnist.cli.download:download",
+    "experiments": "lstm_mnist.experiments.runner:run_grid",
+    "demo": "lstm_mnist.tools.demo:demo",
 }
 # A tool's list options that a user may repeat (--ckpt_path A --ckpt_path B): gathered into one
 # list, since jsonargparse would keep the last one only.

@@ -13,9 +13,9 @@ from typing import Literal
 import torch
 from torch import nn
 
-from lstm_mnist.checkpoint import load_run
-from lstm_mnist.errors import LstmMnistError, OptionError
-from lstm_mnist.runs import writable_file
+from lstm_mnist.core.errors import LstmMnistError, OptionError
+from lstm_mnist.runs.checkpoint import load_run
+from lstm_mnist.runs.folders import writable_file
 
 
 def image_classifier(ckpt_path: str) -> nn.Sequential:

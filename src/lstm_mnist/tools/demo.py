@@ -14,10 +14,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from lstm_mnist.errors import LstmMnistError
-from lstm_mnist.figures import plt, reading_figure
-from lstm_mnist.images import ImageError, image_digit, load_digit
-from lstm_mnist.reading import Reader, Reading, blank_rows
+from lstm_mnist.core.errors import LstmMnistError
+from lstm_mnist.core.images import ImageError, image_digit, load_digit
+from lstm_mnist.tools.figures import plt, reading_figure
+from lstm_mnist.tools.reading import Reader, Reading, blank_rows
 
 ROWS = 28
 _VIEW = 10  # each of the 28x28 pixels drawn as a 10x10 block: a digit the eye can read

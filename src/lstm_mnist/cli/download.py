@@ -1,18 +1,15 @@
-"""``python -m lstm_mnist.download --data_dir DIR``: fetch the data once, e.g. on a login node.
+"""``lstm-mnist download --data_dir DIR``: fetch the data once, e.g. on a login node.
 
 Compute nodes of a cluster often have no internet. Run this where there is, into a folder every
 node can read, then train with ``--data.data_dir DIR --data.download false``.
 """
 
-import sys
 from pathlib import Path
 
-from jsonargparse import auto_cli
-
-from lstm_mnist.data import DatasetName, MNISTDataModule
-from lstm_mnist.errors import DatasetNotFoundError, LstmMnistError
-from lstm_mnist.idx import missing_files
-from lstm_mnist.runs import check_folder
+from lstm_mnist.core.data import DatasetName, MNISTDataModule
+from lstm_mnist.core.errors import DatasetNotFoundError
+from lstm_mnist.core.idx import missing_files
+from lstm_mnist.runs.folders import check_folder
 
 
 def download(data_dir: str = "data", dataset: DatasetName = "mnist") -> None:
@@ -36,15 +33,3 @@ def download(data_dir: str = "data", dataset: DatasetName = "mnist") -> None:
             f"uncompressed IDX files in it: {files}"
         ) from err
     print(f"{dataset} is ready in {data.raw_folder}")
-
-
-def main(args: list[str] | None = None) -> None:
-    """``python -m lstm_mnist.download``: errors as one line, like the CLI's."""
-    try:
-        auto_cli(download, args=args)
-    except LstmMnistError as err:
-        sys.exit(f"error: {err}")
-
-
-if __name__ == "__main__":
-    main()

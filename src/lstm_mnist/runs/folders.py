@@ -10,8 +10,8 @@ from pathlib import Path
 
 import yaml
 
-from lstm_mnist.data import TEST_SETTINGS
-from lstm_mnist.errors import OptionError
+from lstm_mnist.core.data import TEST_SETTINGS
+from lstm_mnist.core.errors import OptionError
 
 LOGS = "lightning_logs"
 # What makes two fits the same run. The trainer section is left out (a resumed fit may be given

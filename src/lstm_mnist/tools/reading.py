@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from lstm_mnist.checkpoint import load_run, run_folder
+from lstm_mnist.runs.checkpoint import load_run, run_folder
 
 CAPTION = (
     "The head was trained on the last step only: earlier rows show what it would answer had the "

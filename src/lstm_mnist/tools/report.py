@@ -9,9 +9,9 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams
 from typing_extensions import override
 
-from lstm_mnist.data import TEST_SETTINGS
-from lstm_mnist.figures import confusion_matrix_figure, misclassified_figure, reading_figure
-from lstm_mnist.reading import read_digits
+from lstm_mnist.core.data import TEST_SETTINGS
+from lstm_mnist.tools.figures import confusion_matrix_figure, misclassified_figure, reading_figure
+from lstm_mnist.tools.reading import read_digits
 
 
 class TestReport(Callback):

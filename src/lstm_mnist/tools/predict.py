@@ -7,7 +7,7 @@ from pathlib import Path
 from lightning.pytorch.callbacks import BasePredictionWriter
 from typing_extensions import override
 
-from lstm_mnist.errors import require
+from lstm_mnist.core.errors import require
 
 
 class PredictionWriter(BasePredictionWriter):

@@ -15,8 +15,8 @@ from lightning.pytorch.accelerators import CPUAccelerator
 from lightning.pytorch.cli import instantiate_class
 from lightning.pytorch.utilities import rank_zero_warn
 
-from lstm_mnist.checkpoint import LINKED
-from lstm_mnist.errors import OptionError
+from lstm_mnist.core.errors import OptionError
+from lstm_mnist.runs.checkpoint import LINKED
 
 
 def check_optimization(config) -> None:

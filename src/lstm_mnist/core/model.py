@@ -14,7 +14,7 @@ from torch import nn
 from torchmetrics.classification import MulticlassAccuracy
 from typing_extensions import override
 
-from lstm_mnist.errors import require
+from lstm_mnist.core.errors import require
 
 
 class LSTMClassifier(L.LightningModule):

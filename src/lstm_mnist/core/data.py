@@ -19,9 +19,9 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import MNIST, FashionMNIST
 from typing_extensions import override
 
-from lstm_mnist.augment import random_erase, random_warp, shifted_views
-from lstm_mnist.errors import DatasetNotFoundError, OptionError, require
-from lstm_mnist.idx import (
+from lstm_mnist.core.augment import random_erase, random_warp, shifted_views
+from lstm_mnist.core.errors import DatasetNotFoundError, OptionError, require
+from lstm_mnist.core.idx import (
     OFFICIAL_FILES,
     RAW_FILES,
     RAW_NAMES,
@@ -30,8 +30,8 @@ from lstm_mnist.idx import (
     load_split,
     missing_files,
 )
-from lstm_mnist.images import ImageError, expand_paths, load_digit
-from lstm_mnist.sequence import (
+from lstm_mnist.core.images import ImageError, expand_paths, load_digit
+from lstm_mnist.core.sequence import (
     PIXEL_STATS,
     ImageToSequence,
     Normalization,

@@ -5,8 +5,8 @@ save ``hpc_ckpt_<n>.ckpt``, then ``scontrol requeue``), wherever the main thread
 When that is inside TensorBoard's writer, which holds its queue's lock while it logs, the next
 flush of that writer (the requeue handler's first step; the logger's teardown after a Ctrl-C)
 waits for the lock forever, and the process hangs: seen here in one of four runs of
-tests/test_slurm.py (py-spy showed the flush waiting), and once after a Ctrl-C in
-tests/test_distributed.py ("Detected KeyboardInterrupt, attempting graceful shutdown ..." and no
+tests/cli/test_slurm.py (py-spy showed the flush waiting), and once after a Ctrl-C in
+tests/cli/test_distributed.py ("Detected KeyboardInterrupt, attempting graceful shutdown ..." and no
 exit; no stack was taken, so that cause is the likely one, not a proven one). So both signals
 only leave a note, and the callbacks act on it at the end of the next batch (training or
 validation for Ctrl-C; for the requeue, a training batch that no validation follows, or the
@@ -106,7 +106,7 @@ class RequeueBetweenBatches(_BetweenBatches):
     checkpoints are done. Never during validation, nor just before it: Lightning resumes a
     checkpoint saved there without that validation (one saved after an epoch's last batch starts
     the next epoch), so the epoch's val/acc and its best checkpoint would be lost (both seen in
-    tests/test_slurm.py, 2026-12-04 and 2026-12-05). The wait is one validation pass, within the
+    tests/cli/test_slurm.py, 2026-12-04 and 2026-12-05). The wait is one validation pass, within the
     90 s that --signal=SIGUSR1@90 gives.
     """
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from lstm_mnist.core.data import DatasetName, MNISTDataModule
 from lstm_mnist.core.errors import DatasetNotFoundError
 from lstm_mnist.core.idx import missing_files
-from lstm_mnist.runs.folders import check_folder
+from lstm_mnist.runs.run import check_folder
 
 
 def download(data_dir: str = "data", dataset: DatasetName = "mnist") -> None:

@@ -17,7 +17,6 @@ from typing_extensions import override
 from lstm_mnist.core.data import MNISTDataModule
 from lstm_mnist.core.errors import LstmMnistError
 from lstm_mnist.core.model import LSTMClassifier
-from lstm_mnist.runs.folders import LOGS, last_checkpoints
 
 # What the model sees and how it is built; the rest of the data settings (where the files are,
 # the batch size, the images to predict, augmentation) belong to the run that reads the files.
@@ -55,17 +54,6 @@ def read_checkpoint(path: str | Path) -> dict:
     return checkpoint
 
 
-def newest_last_checkpoint(root: Path) -> Path:
-    """What ``--ckpt_path last`` means for evaluation: the newest run's last.ckpt under root."""
-    newest = last_checkpoints(root)
-    if not newest:
-        raise CheckpointError(
-            f"--ckpt_path last: no run under {root} has a last.ckpt ({LOGS}/*/checkpoints/, or "
-            "checkpoints/ after --trainer.logger false); fit one first, or pass a checkpoint's path"
-        )
-    return newest[0]
-
-
 def trained_settings(checkpoint: dict) -> dict[str, dict]:
     """The constructor arguments the checkpoint's run trained with.
 
@@ -79,30 +67,22 @@ def trained_settings(checkpoint: dict) -> dict[str, dict]:
     }
 
 
-def run_folder(checkpoint_path: str | Path) -> Path | None:
-    """The run folder a checkpoint belongs to, if it belongs to one.
+def load_run(
+    ckpt_path: str | Path, data_dir: str | None = None
+) -> tuple[LSTMClassifier, MNISTDataModule]:
+    """The model (eval mode, CPU) and a data module with the checkpoint's data settings."""
+    return rebuild(read_checkpoint(ckpt_path), ckpt_path, data_dir)
 
-    ``<run>/checkpoints/x.ckpt``'s, or for the ``hpc_ckpt_<n>.ckpt`` Lightning saves in the root
-    folder on SLURM's signal, the newest run under that root. Absolute, as the run's own
-    ModelCheckpoint spells its folder.
+
+def rebuild(
+    checkpoint: dict, ckpt_path: str | Path, data_dir: str | None = None
+) -> tuple[LSTMClassifier, MNISTDataModule]:
+    """The model a read checkpoint holds (eval mode, CPU), and a data module of its settings.
+
+    Raises:
+        CheckpointError: Its weights do not fit the model its settings describe (a checkpoint of
+            another model); the message names the file.
     """
-    path = Path(checkpoint_path).absolute()
-    if path.parent.name == "checkpoints":
-        return path.parent.parent
-    if path.name.startswith("hpc_ckpt_"):
-        runs = sorted((path.parent / LOGS).glob("*/"), key=lambda run: run.stat().st_mtime)
-        return runs[-1] if runs else None
-    return None
-
-
-def load_run(ckpt_path: str, data_dir: str | None = None) -> tuple[LSTMClassifier, MNISTDataModule]:
-    """The model (eval mode, CPU) and a data module with the checkpoint's data settings.
-
-    ``last`` is the newest run's last.ckpt under the current folder.
-    """
-    if ckpt_path == "last":
-        ckpt_path = str(newest_last_checkpoint(Path.cwd()))
-    checkpoint = read_checkpoint(ckpt_path)
     saved = constructor_args(MNISTDataModule, checkpoint.get("datamodule_hyper_parameters", {}))
     saved.pop("predict_files", None)  # the training run's, not this one's
     if data_dir is not None:
@@ -114,7 +94,8 @@ def load_run(ckpt_path: str, data_dir: str | None = None) -> tuple[LSTMClassifie
         model.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as err:
         raise CheckpointError(
-            f"checkpoint {ckpt_path} does not fit its own settings ({str(err).splitlines()[1:2]})"
+            f"checkpoint {ckpt_path} does not fit the model its settings describe "
+            f"({str(err).splitlines()[1].strip()[:160]}): pass one that lstm-mnist fit wrote"
         ) from None
     return model.eval(), data
 

@@ -10,8 +10,7 @@ import torch
 from matplotlib.backend_bases import FigureCanvasBase
 
 from lstm_mnist.core.errors import OptionError, require
-from lstm_mnist.runs.checkpoint import load_run
-from lstm_mnist.runs.folders import writable_file
+from lstm_mnist.runs.run import load_trained, writable_file
 from lstm_mnist.tools.figures import reading_figure
 from lstm_mnist.tools.reading import read_digits
 
@@ -37,7 +36,7 @@ def explain(
     destination = _figure_file(Path(out))  # before the model is read
     indices = [index] if isinstance(index, int) else index if index is not None else [0, 1, 2]
     require(bool(indices), "", "index", indices, "names no digit: give at least one index")
-    model, data = load_run(ckpt_path, data_dir)
+    model, data = load_trained(ckpt_path, data_dir)
     data.prepare_data()
     data.setup("test")
     chosen = torch.tensor(indices, dtype=torch.long)

@@ -14,8 +14,7 @@ import torch
 from torch import nn
 
 from lstm_mnist.core.errors import LstmMnistError, OptionError
-from lstm_mnist.runs.checkpoint import load_run
-from lstm_mnist.runs.folders import writable_file
+from lstm_mnist.runs.run import load_trained, writable_file
 
 
 def image_classifier(ckpt_path: str) -> nn.Sequential:
@@ -26,7 +25,7 @@ def image_classifier(ckpt_path: str) -> nn.Sequential:
     Args:
         ckpt_path: A checkpoint written by ``fit``.
     """
-    model, data = load_run(ckpt_path)
+    model, data = load_trained(ckpt_path)
     return nn.Sequential(data.transform, model).eval()
 
 

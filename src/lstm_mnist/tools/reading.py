@@ -10,7 +10,8 @@ from pathlib import Path
 
 import torch
 
-from lstm_mnist.runs.checkpoint import load_run, run_folder
+from lstm_mnist.runs.checkpoint import load_run
+from lstm_mnist.runs.run import Run, checkpoint_named
 
 CAPTION = (
     "The head was trained on the last step only: earlier rows show what it would answer had the "
@@ -57,11 +58,13 @@ class Reader:
         """Load the checkpoint (model and data settings) on the CPU.
 
         Args:
-            ckpt_path: A checkpoint written by ``fit``, or ``last``.
+            ckpt_path: A checkpoint written by ``fit``, or ``last`` or ``best`` (the newest
+                run's under the current folder).
             name: How the model is labelled; by default its run folder and file name.
         """
-        self.model, self.data = load_run(ckpt_path)
-        self.name = name or checkpoint_name(ckpt_path)
+        path = checkpoint_named(ckpt_path, Path.cwd())
+        self.model, self.data = load_run(path)
+        self.name = name or checkpoint_name(path)
 
     def read(self, digits: torch.Tensor) -> list[Reading]:
         """uint8 digits (N, 28, 28) -> one Reading each."""
@@ -78,8 +81,8 @@ def read_digits(model, data, digits: torch.Tensor, name: str = "") -> list[Readi
 
 def checkpoint_name(ckpt_path: str) -> str:
     """``version_3/epoch07-val_acc0.9890`` for a run's checkpoint, else the file's stem."""
-    run = run_folder(ckpt_path) if ckpt_path != "last" else None
-    return f"{run.name}/{Path(ckpt_path).stem}" if run else Path(ckpt_path).stem
+    run = Run.of_checkpoint(ckpt_path)
+    return f"{run.folder.name}/{Path(ckpt_path).stem}" if run else Path(ckpt_path).stem
 
 
 def blank_rows(digit: torch.Tensor) -> list[int]:

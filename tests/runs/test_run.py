@@ -8,7 +8,7 @@ import torch
 import yaml
 
 from lstm_mnist.core.errors import OptionError
-from lstm_mnist.runs.folders import check_folder, differences, run_settings
+from lstm_mnist.runs.run import check_folder, differences, run_settings
 from tests.helpers import (
     CONFIGS,
     QUIET,

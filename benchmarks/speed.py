@@ -33,7 +33,7 @@ from lightning.pytorch.callbacks import Callback
 from torch.profiler import ProfilerActivity, profile
 from typing_extensions import override
 
-from lstm_mnist.cli.main import LSTMMnistCLI
+from lstm_mnist.cli import LSTMMnistCLI
 from lstm_mnist.cli.tuning import tune_process
 from lstm_mnist.core.data import MNISTDataModule
 from lstm_mnist.core.model import LSTMClassifier

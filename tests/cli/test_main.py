@@ -10,7 +10,7 @@ from lightning.pytorch.callbacks import LearningRateMonitor, ModelCheckpoint
 from lightning.pytorch.profilers import SimpleProfiler
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from lstm_mnist.cli.main import LSTMMnistCLI, RunConfig, cli_main, run_cli
+from lstm_mnist.cli import LSTMMnistCLI, RunConfig, cli_main, run_cli
 from lstm_mnist.cli.tuning import NoProfiler
 from lstm_mnist.core.data import MNISTDataModule
 from lstm_mnist.core.model import LSTMClassifier

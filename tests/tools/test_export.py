@@ -10,7 +10,7 @@ import torch
 from lstm_mnist.cli.main import cli_main
 from lstm_mnist.core.data import MNISTDataModule
 from lstm_mnist.core.model import LSTMClassifier
-from lstm_mnist.tools.export import _onnx_program, image_classifier
+from lstm_mnist.tools.export import image_classifier, onnx_program
 from tests.helpers import best_checkpoint, lstm_mnist
 
 
@@ -57,7 +57,7 @@ def test_the_hierarchical_reader_exports_with_a_dynamic_batch(tmp_path):
     model = LSTMClassifier(hidden_size=8, num_layers=1, row_hidden_size=4, init="keras")
     classifier = torch.nn.Sequential(MNISTDataModule().transform, model).eval()
     path = tmp_path / "model.onnx"
-    _onnx_program(classifier).save(path, external_data=False)
+    onnx_program(classifier).save(path, external_data=False)
     assert_onnx_matches(onnxruntime.InferenceSession(str(path)), classifier)
 
 

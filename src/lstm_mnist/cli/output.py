@@ -24,8 +24,10 @@ UPSTREAM_WARNINGS = {
     # Lightning: the model keeps its own configure_optimizers (the seed's RMSprop) so that it also
     # trains outside the CLI; the CLI replacing it with --optimizer is the design.
     r".*configure_optimizers` will be overridden by": "lightning",
-    # Lightning traces TensorBoard's model graph with torch.jit, which torch now calls deprecated.
+    # Lightning traces TensorBoard's model graph with torch.jit, which torch now calls deprecated,
+    # and the tracer warns about nn.LSTM's own input checks (the graph is drawn all the same).
     r"`torch\.jit\.trace(_method)?` is deprecated": "torch, through lightning",
+    r"Converting a tensor to a Python boolean might cause the trace": "torch, through lightning",
     # Lightning 2.6 calls a torch.utils._pytree API that torch 2.14 deprecates.
     r"`isinstance\(treespec, LeafSpec\)` is deprecated": "lightning on torch 2.14",
     # Loading a checkpoint into test/validate/predict restores ModelCheckpoint's state, and

@@ -1,8 +1,8 @@
 """``python -m lstm_mnist.experiments``: the same runner as ``lstm-mnist experiments``."""
 
-from jsonargparse import auto_cli
+import sys
 
-from lstm_mnist.experiments.runner import run_grid
+from lstm_mnist.cli import cli_main
 
 if __name__ == "__main__":
-    auto_cli(run_grid, prog="python -m lstm_mnist.experiments")
+    cli_main(["experiments", *sys.argv[1:]])

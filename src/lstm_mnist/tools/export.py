@@ -45,8 +45,7 @@ def export(*, ckpt_path: str, out: str = "model.onnx", format: Literal["onnx"] =
     if destination.suffix.lower() != ".onnx":
         raise OptionError(f"--out={out!r}: an ONNX model's file ends in .onnx, e.g. model.onnx")
     classifier = image_classifier(ckpt_path).eval()
-    with _quiet_exporter():
-        program = _onnx_program(classifier)
+    program = onnx_program(classifier)
     try:
         # ~100 KB of weights: inside the file, so that the file alone is the model (saved as
         # external data, ONNX Runtime refuses a model.onnx copied without its model.onnx.data)
@@ -57,18 +56,20 @@ def export(*, ckpt_path: str, out: str = "model.onnx", format: Literal["onnx"] =
     print(f"wrote {out}")
 
 
-def _onnx_program(classifier: nn.Sequential) -> torch.onnx.ONNXProgram:
+def onnx_program(classifier: nn.Module) -> torch.onnx.ONNXProgram:
+    """The classifier (images in, logits out) as ONNX, its batch axis dynamic."""
     example = torch.rand(2, 28, 28) * 255
     batch = torch.export.Dim("batch", min=1)
-    return torch.onnx.export(
-        classifier,
-        (example,),
-        input_names=["images"],
-        output_names=["logits"],
-        dynamic_shapes=({0: batch},),
-        dynamo=True,
-        verbose=False,  # no "[torch.onnx] ..." progress lines on stdout
-    )
+    with _quiet_exporter():
+        return torch.onnx.export(
+            classifier,
+            (example,),
+            input_names=["images"],
+            output_names=["logits"],
+            dynamic_shapes=({0: batch},),
+            dynamo=True,
+            verbose=False,  # no "[torch.onnx] ..." progress lines on stdout
+        )
 
 
 @contextmanager

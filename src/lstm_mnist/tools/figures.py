@@ -46,7 +46,7 @@ def misclassified_figure(
     for axes in grid.flat:
         axes.axis("off")
     for axes, index in zip(grid.flat, wrong.tolist(), strict=False):
-        axes.imshow(images[index].cpu(), cmap="gray")
+        axes.imshow(images[index].cpu().numpy(), cmap="gray")
         title = f"#{index}\n{labels[index]} -> {preds[index]} (p={confidence[index]:.2f})"
         axes.set_title(title, fontsize=8, color="crimson")
     total = int((preds != labels).sum())
@@ -93,7 +93,7 @@ def reading_figure(
 
 def _draw_digit(axes, image: torch.Tensor, label: int | None) -> None:
     # as tall as the readings beside it, so that row t of the digit meets row t of each reading
-    axes.imshow(image, cmap="gray", vmin=0, vmax=255, aspect="auto")
+    axes.imshow(image.numpy(), cmap="gray", vmin=0, vmax=255, aspect="auto")
     rows = range(len(image))
     axes.set_yticks(rows, [str(r) for r in rows], fontsize=5.5)
     axes.set_xticks([])

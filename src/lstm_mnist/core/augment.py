@@ -33,6 +33,7 @@ def random_warp(
     max_rotation: float,
     flip: bool = False,
     elastic_alpha: float = 0.0,
+    slant: float = 0.0,
 ) -> torch.Tensor:
     """Shift each image by up to ``max_shift`` pixels and turn it by up to ``max_rotation``.
 
@@ -40,6 +41,10 @@ def random_warp(
     field (Simard et al.'s elastic distortion, see ELASTIC_SIGMA). With ``flip``, half of the
     images, drawn at random, are also mirrored left to right: a mirrored shirt is still a shirt
     (Fashion-MNIST); a mirrored digit is not always a digit.
+
+    With ``slant`` > 0, each image is also sheared by a factor up to ``slant`` (a writer's slant:
+    x moves by that factor times y), drawn after the others, so that a recipe without it draws
+    the same numbers as before it existed.
 
     Shifts are uniform in x and y, turns are degrees around the centre; uint8 (N, H, W) in, float
     (N, H, W) out, with the same 0-255 range. Pixels that come in from outside the image are 0
@@ -62,6 +67,16 @@ def random_warp(
         ],
         dim=1,
     )
+    if slant > 0:  # x_in = x + s * y: the turn, mirror and shift act on the sheared image
+        shear = (torch.rand(n, device=x.device) * 2 - 1) * slant
+        theta = torch.cat(
+            [
+                theta[:, :, :1],
+                theta[:, :, 1:2] + shear.view(n, 1, 1) * theta[:, :, :1],
+                theta[:, :, 2:],
+            ],
+            dim=2,
+        )
     grid = _affine_grid(theta, height, width)
     if elastic_alpha > 0:
         grid = grid + _elastic_field(n, height, width, elastic_alpha, x.device)
@@ -93,6 +108,42 @@ def _elastic_field(n: int, height: int, width: int, alpha: float, device) -> tor
     field = F.conv2d(field, kernel.view(1, 1, -1, 1), padding=(radius, 0))
     pixels = field.view(n, 2, height, width).permute(0, 2, 3, 1) * alpha  # (x, y) in pixels
     return pixels * torch.tensor([2 / width, 2 / height], device=device)
+
+
+def random_strokes(images: torch.Tensor, stroke_width: float, blur: float) -> torch.Tensor:
+    """Other pens and other scans: strokes made thicker or thinner, and blurred.
+
+    With probability ``stroke_width`` an image's strokes grow by a pixel (grey dilation, two in
+    three) or lose one (grey erosion by a cross, one in three): felt pens and fine pens. With
+    ``blur``, each image is blurred by a Gaussian of sigma uniform in [0, blur] pixels, then
+    brought back to full ink, as the image path brings every person's digit. Float (N, H, W) in
+    0-255 in, the same out; nothing is drawn for a setting that is 0.
+    """
+    x = images.unsqueeze(1)
+    if stroke_width > 0:
+        n, device = len(images), images.device
+        chosen = torch.rand(n, device=device) < stroke_width
+        thicker = torch.rand(n, device=device) < 2 / 3
+        dilated = F.max_pool2d(x, 3, stride=1, padding=1)
+        cross = -F.max_pool2d(-x, (3, 1), stride=1, padding=(1, 0))
+        eroded = torch.minimum(cross, -F.max_pool2d(-x, (1, 3), stride=1, padding=(0, 1)))
+        changed = torch.where(thicker.view(-1, 1, 1, 1), dilated, eroded)
+        x = torch.where(chosen.view(-1, 1, 1, 1), changed, x)
+    if blur > 0:
+        x = _gaussian_blur(x, torch.rand(len(images), device=images.device) * blur)
+        x = x * (255 / x.amax(dim=(2, 3), keepdim=True).clamp_min(1e-3))
+    return x.squeeze(1)
+
+
+def _gaussian_blur(x: torch.Tensor, sigmas: torch.Tensor) -> torch.Tensor:
+    """Each image (N, 1, H, W) blurred by its own sigma (a sigma near 0 leaves it as it is)."""
+    taps = torch.arange(-3, 4, device=x.device, dtype=x.dtype)
+    kernels = torch.exp(-(taps**2) / (2 * sigmas.clamp_min(1e-3)[:, None] ** 2))
+    kernels = kernels / kernels.sum(dim=1, keepdim=True)  # (N, 7): separable, one per image
+    n = len(x)
+    rows = F.conv2d(x.view(1, n, *x.shape[2:]), kernels.view(n, 1, 1, 7), padding=(0, 3), groups=n)
+    both = F.conv2d(rows, kernels.view(n, 1, 7, 1), padding=(3, 0), groups=n)
+    return both.view_as(x)
 
 
 def random_erase(images: torch.Tensor, probability: float) -> torch.Tensor:

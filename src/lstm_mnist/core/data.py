@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.datasets import MNIST, FashionMNIST
 from typing_extensions import override
 
-from lstm_mnist.core.augment import random_erase, random_warp, shifted_views
+from lstm_mnist.core.augment import random_erase, random_strokes, random_warp, shifted_views
 from lstm_mnist.core.errors import DatasetNotFoundError, OptionError, require
 from lstm_mnist.core.idx import (
     OFFICIAL_FILES,
@@ -139,6 +139,9 @@ class MNISTDataModule(L.LightningDataModule):
         max_rotation: float = 0.0,
         horizontal_flip: bool = False,
         elastic_alpha: float = 0.0,
+        slant: float = 0.0,
+        stroke_width: float = 0.0,
+        blur: float = 0.0,
         erase_probability: float = 0.0,
         test_time_shifts: Literal[0, 4, 8] = 0,
         predict_files: list[str] | str | None = None,
@@ -174,6 +177,13 @@ class MNISTDataModule(L.LightningDataModule):
             elastic_alpha: Training augmentation: bend each training image by a smooth random
                 displacement field, Simard et al.'s (2003) elastic distortion with this alpha
                 (they used 34 on MNIST, with a smoothing sigma of 4 pixels; 0 = off).
+            slant: Training augmentation: shear each training image by a factor up to this
+                (x moves by it times y, as a writer's slant; 0.3 is about 17 degrees; 0 = off).
+            stroke_width: Training augmentation: in this fraction of the training images, make
+                the strokes a pixel thicker (two in three) or thinner (one in three), as other
+                pens than MNIST's write them (0 = off).
+            blur: Training augmentation: blur each training image by a Gaussian of sigma up to
+                this many pixels, as a scan or a photo out of focus does (0 = off).
             erase_probability: Training augmentation: blank a random rectangle (2-33% of the
                 image) in this fraction of the training images, after any warp: Zhong et al.'s
                 (2017) random erasing (0 = off).
@@ -199,6 +209,9 @@ class MNISTDataModule(L.LightningDataModule):
         require(0 <= max_shift < 14, "data", "max_shift", max_shift, "must be in [0, 14) pixels")
         require(0 <= max_rotation <= 180, "data", "max_rotation", max_rotation, "must be 0-180")
         require(elastic_alpha >= 0, "data", "elastic_alpha", elastic_alpha, "must be 0 or more")
+        require(0 <= slant <= 1, "data", "slant", slant, "must be in [0, 1]")
+        require(0 <= stroke_width <= 1, "data", "stroke_width", stroke_width, "must be in [0, 1]")
+        require(0 <= blur <= 3, "data", "blur", blur, "must be in [0, 3] pixels")
         require(
             0 <= erase_probability <= 1,
             "data",
@@ -214,6 +227,7 @@ class MNISTDataModule(L.LightningDataModule):
         self.crop = crop
         self.max_shift, self.max_rotation = max_shift, max_rotation
         self.horizontal_flip, self.elastic_alpha = horizontal_flip, elastic_alpha
+        self.slant, self.stroke_width, self.blur = slant, stroke_width, blur
         self.erase_probability = erase_probability
         self.test_time_shifts = test_time_shifts
         self.transform = ImageToSequence(
@@ -350,14 +364,17 @@ class MNISTDataModule(L.LightningDataModule):
     ) -> torch.Tensor:
         """Turn uint8 images (N, 28, 28), on any device, into the model's input sequences.
 
-        Through ``self.transform``; randomly warped first (shifted, turned, bent, mirrored) and
-        erased if ``augment`` (training) and augmentation is on. With ``test_time_shifts`` (4 or
+        Through ``self.transform``; randomly warped first (shifted, turned, slanted, bent,
+        mirrored), its strokes changed and blurred, and erased if ``augment`` (training) and
+        augmentation is on. With ``test_time_shifts`` (4 or
         8), each image's sequence and those of its one-pixel moves: (1 + shifts, N, steps,
         features), which the model answers with the views' mean.
         """
         warps = (self.max_shift, self.max_rotation, self.horizontal_flip, self.elastic_alpha)
-        if augment and any(warps):
-            images = random_warp(images, *warps)
+        if augment and any((*warps, self.slant)):
+            images = random_warp(images, *warps, slant=self.slant)
+        if augment and (self.stroke_width or self.blur):
+            images = random_strokes(images.float(), self.stroke_width, self.blur)
         if augment and self.erase_probability:
             images = random_erase(images, self.erase_probability)
         transform = self.transform.to(images.device)  # a no-op once it is there

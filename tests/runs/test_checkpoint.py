@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from lstm_mnist.runs.checkpoint import CheckpointError, load_run, read_checkpoint, trained_settings
-from lstm_mnist.tools.reading import Reader
+from lstm_mnist.tools.classifier import Classifier
 from tests.helpers import (
     CONFIGS,
     QUIET,
@@ -126,6 +126,8 @@ def test_read_checkpoint_refuses_what_is_not_a_checkpoint(kind, says, trained_ru
 def test_a_cropped_run_is_read_back_with_its_crop(cropped_checkpoint):
     model, data = load_run(cropped_checkpoint)
     assert (data.crop, model.lstm.input_size, model.hparams.seq_len) == (2, 24, 24)
-    (reading,) = Reader(cropped_checkpoint).read(torch.zeros(1, 28, 28, dtype=torch.uint8))
+    (reading,) = Classifier(cropped_checkpoint).read_digits(
+        torch.zeros(1, 28, 28, dtype=torch.uint8)
+    )
     assert reading.probs.shape == (24, 10)
     assert not reading.steps_are_rows  # step t reads image row t + 2: no shared axis

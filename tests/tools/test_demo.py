@@ -8,15 +8,16 @@ import pytest
 import torch
 
 from lstm_mnist.cli.main import gathered
+from lstm_mnist.tools.classifier import Classifier
 from lstm_mnist.tools.demo import at_row, read_drawing, read_photo
-from lstm_mnist.tools.reading import Reader, Reading
+from lstm_mnist.tools.reading import Reading
 from tests.helpers import assert_one_line_error, best_checkpoint, draw_seven, lstm_mnist
 
 
 @pytest.fixture(scope="module")
 def readers(trained_run):
     checkpoint = str(best_checkpoint(trained_run))
-    return [Reader(checkpoint, "padded"), Reader(checkpoint)]
+    return [Classifier(checkpoint, "padded"), Classifier(checkpoint)]
 
 
 def test_a_drawing_is_read_row_by_row_by_every_model(readers):
@@ -44,7 +45,7 @@ def test_the_slider_reveals_rows_and_gives_the_guess_there(readers):
 
 
 def test_a_cropped_reader_dims_the_border_it_never_reads(cropped_checkpoint):
-    readers = [Reader(cropped_checkpoint, "cropped")]
+    readers = [Classifier(cropped_checkpoint, "cropped")]
     state = read_drawing({"composite": draw_seven()}, readers)[-2]  # one model: the state
     assert len(state["readings"][0]) == 24
     state["digit"] = [[200] * 28] * 28  # ink everywhere, so that every dimmed pixel shows

@@ -43,7 +43,7 @@ from lstm_mnist.runs.run import (
     Run,
     check_resume,
     check_unlogged_root,
-    checkpoint_named,
+    checkpoint_or_pretrained,
     checkpoint_to_resume,
     evaluation_settings,
 )
@@ -100,8 +100,11 @@ class LSTMMnistCLI(LightningCLI):
         self.purge_step = None  # a resumed fit's first step: TensorBoard hides the later ones
         if subcommand in EVALUATIONS and (config.ckpt_path or not printing):
             self._take_checkpoint_settings(subcommand, config, argv)
-        elif subcommand not in EVALUATIONS and config.get("ckpt_path"):
-            self._check_resume(config)
+        elif subcommand not in EVALUATIONS:
+            # the checkpoints say where the data was found, from wherever they are evaluated
+            config.data.data_dir = str(Path(config.data.data_dir).absolute())
+            if config.get("ckpt_path"):
+                self._check_resume(config)
         if printing:
             print(_dump(self.parser, self.config, printing[-1].partition("=")[2].split(",")))
             sys.exit(0)
@@ -126,15 +129,17 @@ class LSTMMnistCLI(LightningCLI):
 
     def _take_checkpoint_settings(self, subcommand: str, config, argv: list[str]) -> None:
         """Test, validate and predict score a trained model: its settings come from its file."""
-        if not config.ckpt_path:
+        if not config.ckpt_path and subcommand != "predict":  # predict: the packaged model
             raise CheckpointError(
                 f"{subcommand} needs a trained model: pass --ckpt_path with the checkpoint "
                 "path a fit printed, or --ckpt_path last (best) for the newest run's last (best)"
             )
-        config.ckpt_path = checkpoint_named(config.ckpt_path, _root(config))
+        root = _root(config)
+        config.ckpt_path = checkpoint_or_pretrained(config.ckpt_path, root, f"{subcommand}:")
         told = {arg[2:].split("=", 1)[0] for arg in argv if arg.startswith("--")}
         given = {"model": config.model.as_dict(), "data": config.data.as_dict()}
-        taken = evaluation_settings(config.ckpt_path, given, told, subcommand)
+        needs_data = not (subcommand == "predict" and config.data.predict_files)
+        taken = evaluation_settings(config.ckpt_path, given, told, subcommand, needs_data)
         for section, values in taken.items():
             for key, value in values.items():
                 config[section][key] = value

@@ -78,6 +78,15 @@ def image_digit(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(mnist_like(_ink(_shrunk(_resizable(_loaded_small(image))))))
 
 
+def array_digit(image: np.ndarray) -> torch.Tensor:
+    """A grey image as an array (H, W; either polarity, any scale) -> the 28x28 digit.
+
+    Raises:
+        ImageError: The image has no ink; the message has no file name.
+    """
+    return torch.from_numpy(mnist_like(_light_on_dark(np.asarray(image, np.float32))))
+
+
 def mnist_like(ink: np.ndarray) -> np.ndarray:
     """Ink intensities (H, W; light ink on dark, any scale) -> a 28x28 uint8 MNIST-style digit.
 

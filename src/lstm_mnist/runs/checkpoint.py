@@ -7,6 +7,7 @@ trained from the file alone, whatever config the user names beside it.
 
 import inspect
 import zipfile
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,10 @@ from lstm_mnist.core.model import LSTMClassifier
 INPUT_SETTINGS = ("dataset", "normalization", "pad_width", "scan", "permutation_seed", "crop")
 DATA_SETTINGS = (*INPUT_SETTINGS, "val_size", "split_seed")
 LINKED = ("input_size", "num_classes", "seq_len")  # the model's, linked from the data module
+
+
+# The model that ships inside the package (configs/robust.yaml's recipe), and how it was made.
+PRETRAINED = Path(str(files("lstm_mnist") / "pretrained" / "robust.ckpt"))
 
 
 class CheckpointError(LstmMnistError):
@@ -147,3 +152,19 @@ def _moved(path: str | None, old: str, new: str) -> str | None:
     if not path or Path(path).parent != Path(old):
         return path
     return str(Path(new) / Path(path).name)
+
+
+def slim(checkpoint: dict) -> dict:
+    """The checkpoint's weights and settings alone: what a trained model needs to travel.
+
+    No optimizer or callback states, and no path of the machine that made it: the data settings
+    name no data folder (the default's, or --data.data_dir, where it is evaluated) and no images.
+    """
+    data = dict(checkpoint.get("datamodule_hyper_parameters", {}))
+    data.pop("data_dir", None)  # the default where it is evaluated, or --data.data_dir
+    data.update(predict_files=None)
+    kept = ("state_dict", "hyper_parameters", "pytorch-lightning_version", "epoch", "global_step")
+    return {
+        **{key: checkpoint[key] for key in kept if key in checkpoint},
+        "datamodule_hyper_parameters": data,
+    }

@@ -23,14 +23,15 @@ from pathlib import Path
 
 import yaml
 from lightning.pytorch.callbacks import Callback
+from lightning.pytorch.utilities import rank_zero_info
 from typing_extensions import override
 
-from lstm_mnist.core.data import TEST_SETTINGS
+from lstm_mnist.core.data import TEST_SETTINGS, MNISTDataModule
 from lstm_mnist.core.errors import OptionError
-from lstm_mnist.core.data import MNISTDataModule
 from lstm_mnist.core.model import LSTMClassifier
 from lstm_mnist.runs.checkpoint import (
     LINKED,
+    PRETRAINED,
     CheckpointError,
     load_run,
     read_checkpoint,
@@ -203,13 +204,26 @@ def checkpoint_named(ckpt_path: str, root: Path) -> str:
 
 
 def load_trained(
-    ckpt_path: str, data_dir: str | None = None
+    ckpt_path: str | None, data_dir: str | None = None
 ) -> tuple[LSTMClassifier, MNISTDataModule]:
     """A checkpoint named as ``--ckpt_path`` names it (a path, ``last``, ``best``) loaded back.
 
-    The names are the newest run's under the current folder.
+    The names are the newest run's under the current folder; no name is the packaged model.
     """
-    return load_run(checkpoint_named(ckpt_path, Path.cwd()), data_dir)
+    return load_run(checkpoint_or_pretrained(ckpt_path, Path.cwd()), data_dir)
+
+
+def checkpoint_or_pretrained(ckpt_path: str | None, root: Path, command: str = "") -> str:
+    """``checkpoint_named``, or where none is given the packaged model, said in one line."""
+    if ckpt_path:
+        return checkpoint_named(ckpt_path, root)
+    if not PRETRAINED.is_file():
+        raise CheckpointError(f"the packaged model {PRETRAINED} is missing: pass --ckpt_path")
+    rank_zero_info(
+        f"{command or 'Using'} the pretrained model in the package ({PRETRAINED.name},"
+        " configs/robust.yaml); --ckpt_path for another"
+    )
+    return str(PRETRAINED)
 
 
 def checkpoint_to_resume(root: Path, current: dict, logged: bool = True) -> Path:
@@ -280,7 +294,9 @@ def check_resume(ckpt_path: str, settings: dict) -> tuple[Run | None, dict]:
     return run, checkpoint
 
 
-def evaluation_settings(ckpt_path: str, given: dict, told: set[str], command: str) -> dict:
+def evaluation_settings(
+    ckpt_path: str, given: dict, told: set[str], command: str, needs_data: bool = True
+) -> dict:
     """What test, validate or predict of a checkpoint takes from it: {"model": ..., "data": ...}.
 
     The model and data settings it was trained with (an option ``told`` on the command line that
@@ -292,6 +308,7 @@ def evaluation_settings(ckpt_path: str, given: dict, told: set[str], command: st
         given: The command's settings so far ({"model": ..., "data": ...}).
         told: The dotted keys given on the command line.
         command: ``test``, ``validate`` or ``predict``, for the message.
+        needs_data: Whether the command reads the data set (predict of files does not).
     """
     checkpoint = read_checkpoint(ckpt_path)
     rebuild(checkpoint, ckpt_path)  # its weights fit its settings, or one line
@@ -309,8 +326,15 @@ def evaluation_settings(ckpt_path: str, given: dict, told: set[str], command: st
             "from its checkpoint"
         )
     saved = checkpoint.get("datamodule_hyper_parameters", {})
-    if "data.data_dir" not in told and saved.get("data_dir") and Path(saved["data_dir"]).is_dir():
-        settings["data"]["data_dir"] = saved["data_dir"]
+    found = saved.get("data_dir")  # none in a checkpoint that travels (export --format ckpt)
+    if "data.data_dir" not in told and found and needs_data:
+        if not Path(found).is_dir():
+            raise CheckpointError(
+                f"checkpoint {ckpt_path} was trained on the files in {found}, which is not a "
+                f"folder from {Path.cwd()}: pass --data.data_dir with the folder that holds "
+                f"{'FashionMNIST' if saved.get('dataset') == 'fashion_mnist' else 'MNIST'}/raw/"
+            )
+        settings["data"]["data_dir"] = str(Path(found).absolute())
     shifts_told = "data.test_time_shifts" in told or given["data"].get("test_time_shifts")
     if not shifts_told and "test_time_shifts" in saved:
         settings["data"]["test_time_shifts"] = saved["test_time_shifts"]

@@ -1,9 +1,10 @@
 """``lstm-mnist demo``: a page where a learner draws a digit and watches the LSTM read it.
 
 The drawing (or a photo) goes through ``predict``'s preparation (images.py) and each model's own
-preprocessing (``Reader``, the data module's ImageToSequence); the page shows the 28x28 digit the
-model sees, the answer, the reading row by row, and a slider that reveals the digit down to a
-row beside the guess there. Gradio is an optional extra: ``pip install 'lstm-mnist[demo]'``.
+preprocessing (``Classifier``: the data module's ImageToSequence); the page shows the 28x28
+digit the model sees, the answer, the reading row by row, and a slider that reveals the digit
+down to a row beside the guess there. Gradio is an optional extra:
+``pip install 'lstm-mnist[demo]'``.
 """
 
 import io
@@ -12,37 +13,47 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from jsonargparse.typing import restricted_number_type
 from PIL import Image
 
 from lstm_mnist.core.errors import LstmMnistError
 from lstm_mnist.core.images import ImageError, image_digit, load_digit
+from lstm_mnist.tools.classifier import Classifier
 from lstm_mnist.tools.figures import plt, reading_figure
-from lstm_mnist.tools.reading import Reader, Reading, blank_rows
+from lstm_mnist.tools.reading import Reading, blank_rows
 
 ROWS = 28
+Port = restricted_number_type("Port", int, [(">", 0), ("<", 65536)])
 _VIEW = 10  # each of the 28x28 pixels drawn as a 10x10 block: a digit the eye can read
 
 
 def demo(
     *,
-    ckpt_path: list[str],
+    ckpt_path: list[str] | None = None,
     name: list[str] | None = None,
     host: str = "127.0.0.1",
-    port: int = 7860,
+    port: Port = 7860,
 ) -> None:
     """Serve the page until Ctrl-C.
 
     Args:
-        ckpt_path: Checkpoints written by ``fit`` (or ``last``); repeat ``--ckpt_path`` to read
-            with several models side by side.
+        ckpt_path: Checkpoints written by ``fit`` (or ``last``, ``best``); repeat
+            ``--ckpt_path`` to read with several models side by side. By default the model that
+            ships inside the package.
         name: A label per checkpoint, in the same order (default: run folder and file name).
         host: The address to serve on (127.0.0.1: this computer only).
         port: The port to serve on.
     """
-    names = name or [None] * len(ckpt_path)
-    if len(names) != len(ckpt_path):
-        raise LstmMnistError(f"demo: {len(names)} --name for {len(ckpt_path)} --ckpt_path")
-    readers = [Reader(path, label) for path, label in zip(ckpt_path, names, strict=True)]
+    if not ckpt_path:
+        readers = [Classifier.pretrained()]
+        print(
+            f"demo: the pretrained model in the package ({readers[0].path}); --ckpt_path for yours"
+        )
+    else:
+        names = name or [None] * len(ckpt_path)
+        if len(names) != len(ckpt_path):
+            raise LstmMnistError(f"demo: {len(names)} --name for {len(ckpt_path)} --ckpt_path")
+        readers = [Classifier(path, label) for path, label in zip(ckpt_path, names, strict=True)]
     page = build_page(readers)
     try:
         page.launch(server_name=host, server_port=port, ssr_mode=False, footer_links=[])
@@ -50,7 +61,7 @@ def demo(
         raise LstmMnistError(f"demo: cannot serve on {host}:{port} ({err}): pass --port") from None
 
 
-def read_drawing(drawing, readers: list[Reader]) -> tuple:
+def read_drawing(drawing, readers: list[Classifier]) -> tuple:
     """The page's answer to a sketchpad's value (a dict whose ``composite`` is an RGBA image)."""
     image = (drawing or {}).get("composite")
     if image is None:
@@ -58,14 +69,14 @@ def read_drawing(drawing, readers: list[Reader]) -> tuple:
     return _answer(lambda: image_digit(image), readers)
 
 
-def read_photo(path: str | None, readers: list[Reader]) -> tuple:
+def read_photo(path: str | None, readers: list[Classifier]) -> tuple:
     """The page's answer to a dropped image file (any size, either polarity)."""
     if not path:
         return _message("Draw a digit, or drop a photo.", len(readers))
     return _answer(lambda: _named_load(path), readers)
 
 
-def at_row(row: int, state: dict | None, readers: list[Reader]) -> tuple:
+def at_row(row: int, state: dict | None, readers: list[Classifier]) -> tuple:
     """The digit revealed down to ``row``, and each model's top 3 after reading it."""
     if not state:
         return (None, *[None] * len(readers))
@@ -84,12 +95,12 @@ def _named_load(path: str) -> torch.Tensor:
         raise ImageError(str(err).replace(str(path), Path(path).name)) from None
 
 
-def _answer(load, readers: list[Reader]) -> tuple:
+def _answer(load, readers: list[Classifier]) -> tuple:
     try:
         digit = load()
     except ImageError as err:
         return _message(f"**Cannot read this:** {err}", len(readers))
-    readings = [reader.read(digit[None])[0] for reader in readers]
+    readings = [reader.read_digits(digit[None])[0] for reader in readers]
     figure = reading_figure(digit[None], [readings])
     summary = "\n".join(_summary(reading, digit) for reading in readings)
     state = {"digit": digit.tolist(), "readings": [r.probs.tolist() for r in readings]}
@@ -110,7 +121,7 @@ def _message(text: str, models: int) -> tuple:
     return (None, *[None] * models, None, text, None, ROWS - 1)
 
 
-def _step(row: int, reader: Reader, steps: int) -> int:
+def _step(row: int, reader: Classifier, steps: int) -> int:
     """The last time step read once rows 0..row are read; other scans: that share of the steps.
 
     Rows: the row's own step, row - crop; above a crop (rows never read) the first step, below
@@ -133,7 +144,7 @@ def _png(figure) -> Image.Image:
     return Image.open(buffer)
 
 
-def build_page(readers: list[Reader]):
+def build_page(readers: list[Classifier]):
     """The Gradio Blocks of the page (not yet served)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # offline: no calls home
     try:

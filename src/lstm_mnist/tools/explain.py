@@ -18,7 +18,7 @@ from lstm_mnist.tools.reading import read_digits
 @torch.inference_mode()
 def explain(
     *,
-    ckpt_path: str,
+    ckpt_path: str | None = None,
     index: list[int] | int | None = None,
     out: str = "reading.png",
     data_dir: str | None = None,
@@ -26,7 +26,8 @@ def explain(
     """Draw the running class probabilities of chosen test digits into a PNG.
 
     Args:
-        ckpt_path: A checkpoint written by ``fit`` (its data settings are reused).
+        ckpt_path: A checkpoint written by ``fit`` (its data settings are reused), or ``last``
+            or ``best``; by default the model that ships inside the package.
         index: Test-set indices of the digits to draw, e.g. ``--index 7`` or
             ``--index '[7, 42]'``; by default [0, 1, 2].
         out: The image file to write: PNG, or another format matplotlib writes (by its suffix:
@@ -36,7 +37,7 @@ def explain(
     destination = _figure_file(Path(out))  # before the model is read
     indices = [index] if isinstance(index, int) else index if index is not None else [0, 1, 2]
     require(bool(indices), "", "index", indices, "names no digit: give at least one index")
-    model, data = load_trained(ckpt_path, data_dir)
+    model, data = load_trained(ckpt_path, data_dir)  # says so when it is the packaged model
     data.prepare_data()
     data.setup("test")
     chosen = torch.tensor(indices, dtype=torch.long)

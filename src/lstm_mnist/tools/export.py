@@ -1,7 +1,9 @@
-"""``lstm-mnist export``: the trained model as ONNX, taking raw 28x28 images.
+"""``lstm-mnist export``: a trained model as one file, as ONNX or as a checkpoint that travels.
 
-The exported graph includes the data module's preprocessing (scaling, standardisation, scan
-order, padding), so a user feeds it images with pixel values 0-255 and gets class logits.
+The ONNX graph includes the data module's preprocessing (scaling, standardisation, scan order,
+padding), so a user feeds it images with pixel values 0-255 and gets class logits. A ``ckpt``
+holds the weights and settings alone (no optimizer state, no path of the machine that made it):
+what ships inside the package as its pretrained model.
 """
 
 import warnings
@@ -14,46 +16,64 @@ import torch
 from torch import nn
 
 from lstm_mnist.core.errors import LstmMnistError, OptionError
-from lstm_mnist.runs.run import load_trained, writable_file
+from lstm_mnist.runs.checkpoint import read_checkpoint, slim
+from lstm_mnist.runs.run import checkpoint_or_pretrained, load_trained, writable_file
 
 
-def image_classifier(ckpt_path: str) -> nn.Sequential:
+def image_classifier(ckpt_path: str | None) -> nn.Sequential:
     """Images (batch, 28, 28) in 0-255 -> class logits, as in the exported graph.
 
     The checkpoint's model behind its run's own preprocessing.
 
     Args:
-        ckpt_path: A checkpoint written by ``fit``.
+        ckpt_path: A checkpoint written by ``fit`` (or ``last``, ``best``; None: the packaged one).
     """
     model, data = load_trained(ckpt_path)
     return nn.Sequential(data.transform, model).eval()
 
 
-def export(*, ckpt_path: str, out: str = "model.onnx", format: Literal["onnx"] = "onnx") -> None:
-    """Write the model, preprocessing included, with a dynamic batch axis, as one file.
+def export(
+    *,
+    ckpt_path: str | None = None,
+    out: str = "model.onnx",
+    format: Literal["onnx", "ckpt"] = "onnx",
+) -> None:
+    """Write the model as one file.
 
     Args:
-        ckpt_path: A checkpoint written by ``fit``.
+        ckpt_path: A checkpoint written by ``fit``, or ``last`` or ``best``; by default the model
+            that ships inside the package.
         out: The file to write (its folder is created); the weights are inside it.
-        format: ``onnx`` (input ``images``: float32 (batch, 28, 28) in 0-255; output ``logits``).
+        format: ``onnx``: preprocessing included, a dynamic batch axis (input ``images``: float32
+            (batch, 28, 28) in 0-255; output ``logits``). ``ckpt``: the checkpoint's weights and
+            settings alone (tens of KB), which loads as any checkpoint does.
     """
-    try:
-        import onnxscript  # noqa: F401  (torch's ONNX exporter needs it)
-    except ImportError:
-        raise LstmMnistError("ONNX export needs: pip install 'lstm-mnist[export]'") from None
-    destination = writable_file(Path(out), "model.onnx")  # before the export, which takes seconds
-    if destination.suffix.lower() != ".onnx":
-        raise OptionError(f"--out={out!r}: an ONNX model's file ends in .onnx, e.g. model.onnx")
-    classifier = image_classifier(ckpt_path).eval()
-    program = onnx_program(classifier)
-    try:
+    suffix = f".{format}"
+    destination = writable_file(Path(out), f"model{suffix}")  # before the work, which takes seconds
+    if destination.suffix.lower() != suffix:
+        kind = "an ONNX model's" if format == "onnx" else "a checkpoint's"
+        raise OptionError(f"--out={out!r}: {kind} file ends in {suffix}, e.g. model{suffix}")
+    if format == "ckpt":
+        checkpoint = slim(read_checkpoint(checkpoint_or_pretrained(ckpt_path, Path.cwd())))
+        _write(destination, lambda path: torch.save(checkpoint, path))
+    else:
+        try:
+            import onnxscript  # noqa: F401  (torch's ONNX exporter needs it)
+        except ImportError:
+            raise LstmMnistError("ONNX export needs: pip install 'lstm-mnist[export]'") from None
+        program = onnx_program(image_classifier(ckpt_path).eval())
         # ~100 KB of weights: inside the file, so that the file alone is the model (saved as
         # external data, ONNX Runtime refuses a model.onnx copied without its model.onnx.data)
+        _write(destination, lambda path: program.save(path, external_data=False))
+    print(f"wrote {out}")
+
+
+def _write(destination: Path, save) -> None:
+    try:
         destination.parent.mkdir(parents=True, exist_ok=True)
-        program.save(destination, external_data=False)
+        save(destination)
     except OSError as err:
         raise LstmMnistError(f"cannot write {destination}: {err.strerror or err}") from None
-    print(f"wrote {out}")
 
 
 def onnx_program(classifier: nn.Module) -> torch.onnx.ONNXProgram:

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import torch
 
-from lstm_mnist.runs.checkpoint import load_run
-from lstm_mnist.runs.run import Run, checkpoint_named
+from lstm_mnist.runs.run import Run
 
 CAPTION = (
     "The head was trained on the last step only: earlier rows show what it would answer had the "
@@ -49,26 +48,6 @@ class Reading:
         """The k likeliest classes after ``step`` (default: the last), as {"7": 0.98, ...}."""
         probs, classes = self.probs[step].topk(k)
         return {str(c): float(p) for c, p in zip(classes.tolist(), probs.tolist(), strict=True)}
-
-
-class Reader:
-    """A trained checkpoint that reads 28x28 digits, through its run's own preprocessing."""
-
-    def __init__(self, ckpt_path: str, name: str | None = None) -> None:
-        """Load the checkpoint (model and data settings) on the CPU.
-
-        Args:
-            ckpt_path: A checkpoint written by ``fit``, or ``last`` or ``best`` (the newest
-                run's under the current folder).
-            name: How the model is labelled; by default its run folder and file name.
-        """
-        path = checkpoint_named(ckpt_path, Path.cwd())
-        self.model, self.data = load_run(path)
-        self.name = name or checkpoint_name(path)
-
-    def read(self, digits: torch.Tensor) -> list[Reading]:
-        """uint8 digits (N, 28, 28) -> one Reading each."""
-        return read_digits(self.model, self.data, digits, self.name)
 
 
 @torch.inference_mode()

@@ -35,7 +35,8 @@ def test_a_drawing_is_read_row_by_row_by_every_model(readers):
 def test_the_slider_reveals_rows_and_gives_the_guess_there(readers):
     drawing = {"composite": draw_seven()}
     state = read_drawing(drawing, readers)[5]
-    revealed, *guesses = at_row(5, state, readers)
+    revealed, inside, *guesses = at_row(5, state, readers)
+    assert inside.size[0] > 500  # the memory and gates of the first model, row 5 marked
     digit = torch.tensor(state["digit"])
     shown = torch.tensor(revealed[::10, ::10])
     assert torch.equal(shown[:6], digit[:6])
@@ -49,7 +50,7 @@ def test_a_cropped_reader_dims_the_border_it_never_reads(cropped_checkpoint):
     state = read_drawing({"composite": draw_seven()}, readers)[-2]  # one model: the state
     assert len(state["readings"][0]) == 24
     state["digit"] = [[200] * 28] * 28  # ink everywhere, so that every dimmed pixel shows
-    revealed, guess = at_row(12, state, readers)
+    revealed, _, guess = at_row(12, state, readers)
     shown = torch.tensor(revealed[::10, ::10]).long()
     assert (shown[2:13, 2:26] == 200).all()  # rows 2-12: steps 0-10, read
     assert (shown[13:26, 2:26] == 40).all()  # still to come
@@ -57,7 +58,7 @@ def test_a_cropped_reader_dims_the_border_it_never_reads(cropped_checkpoint):
     assert (shown[:, 26:] == 40).all()
     reading = Reading(torch.tensor(state["readings"][0]))
     assert guess == reading.top(3, 10)
-    assert at_row(0, state, readers)[1] == reading.top(3, 0)  # row 0 is cut: the first step's
+    assert at_row(0, state, readers)[2] == reading.top(3, 0)  # row 0 is cut: the first step's
 
 
 def test_bad_input_is_a_message_on_the_page(readers, tmp_path):
@@ -153,5 +154,41 @@ def test_a_real_browser_uploads_a_seven_and_reads_the_answer(served_demo, tmp_pa
         reading = browser.find_element(By.CSS_SELECTOR, "#reading img")
         assert reading.get_attribute("src")
         browser.save_screenshot(str(tmp_path / "page.png"))
+    finally:
+        browser.quit()
+
+
+@pytest.mark.xdist_group("demo")
+def test_a_real_browser_draws_a_seven_with_the_mouse_and_sees_inside(served_demo, tmp_path):
+    # The pad opens with its brush selected (Gradio's own opening says "select the draw tool to
+    # start"); a drag with the mouse draws on its 2D canvas, and the page reads the drawing.
+    webdriver = pytest.importorskip("selenium.webdriver")
+    if not shutil.which("chromedriver") or not shutil.which("chromium"):
+        pytest.skip("Chromium and its driver are not installed (Debian: chromium chromium-driver)")
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"):
+        options.add_argument(flag)
+    options.binary_location = shutil.which("chromium")
+    service = webdriver.ChromeService(executable_path=shutil.which("chromedriver"))
+    browser = webdriver.Chrome(options=options, service=service)
+    try:
+        browser.get(served_demo)
+        wait = WebDriverWait(browser, 60)
+        pad = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "#pad canvas") and b)
+        wait.until(lambda b: "select the draw tool" not in b.find_element(By.ID, "pad").text)
+        canvas = pad.find_elements(By.CSS_SELECTOR, "#pad canvas")[-1]
+        seven = ActionChains(browser).move_to_element_with_offset(canvas, -60, -70).click_and_hold()
+        for dx, dy in [(30, 0)] * 4 + [(-15, 35)] * 4:  # the bar, then the stroke down
+            seven.move_by_offset(dx, dy)
+        seven.release().perform()
+        summary = wait.until(lambda b: "reads" in b.find_element(By.ID, "summary").text and b)
+        assert "padded reads" in summary.find_element(By.ID, "summary").text  # a tiny model
+        inside = wait.until(lambda b: b.find_element(By.CSS_SELECTOR, "#inside img"))
+        assert inside.get_attribute("src")  # the memory and the gates, below the slider
+        browser.save_screenshot(str(tmp_path / "drawn.png"))
     finally:
         browser.quit()

@@ -231,12 +231,12 @@ def _root(config) -> Path:
 
 def _settings(parser, config) -> dict:
     """A command's whole config as plain data, as a run's config.yaml records it."""
-    dumped = yaml.safe_load(parser.dump(config, skip_none=False))
+    dumped = yaml.safe_load(parser.dump(config, skip_unset=False))
     return dumped.get(config.get("subcommand"), dumped)
 
 
 def _dump(parser, config, flags: list[str]) -> str:
     """A command's config as --print_config prints it (flags: skip_null, skip_default)."""
-    skips = {"skip_none": "skip_null" in flags, "skip_default": "skip_default" in flags}
+    skips = {"skip_unset": "skip_null" in flags, "skip_default": "skip_default" in flags}
     dumped = yaml.safe_load(parser.dump(config, **skips))
     return yaml.safe_dump(dumped[config.subcommand], sort_keys=False).rstrip()

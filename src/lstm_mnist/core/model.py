@@ -148,11 +148,15 @@ class LSTMClassifier(L.LightningModule):
 
     def _read(self, sequences: torch.Tensor) -> torch.Tensor:
         """The stack's outputs at every step (batch, steps, hidden x directions)."""
-        if self.row_reader is not None:
-            batch, steps, features = sequences.shape
-            _, (summary, _) = self.row_reader(sequences.reshape(batch * steps, features, 1))
-            sequences = torch.cat([sequences, summary[-1].view(batch, steps, -1)], dim=-1)
-        return self.lstm(sequences)[0]
+        return self.lstm(self.stack_input(sequences))[0]
+
+    def stack_input(self, sequences: torch.Tensor) -> torch.Tensor:
+        """What the LSTM stack reads: the sequences, beside each step's row summary if any."""
+        if self.row_reader is None:
+            return sequences
+        batch, steps, features = sequences.shape
+        _, (summary, _) = self.row_reader(sequences.reshape(batch * steps, features, 1))
+        return torch.cat([sequences, summary[-1].view(batch, steps, -1)], dim=-1)
 
     @override
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:

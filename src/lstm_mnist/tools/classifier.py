@@ -23,6 +23,7 @@ from PIL import Image
 from lstm_mnist.core.images import array_digit, image_digit, load_digit
 from lstm_mnist.runs.checkpoint import PRETRAINED, CheckpointError, load_run
 from lstm_mnist.runs.run import checkpoint_named
+from lstm_mnist.tools.inside import Inside, look_inside
 from lstm_mnist.tools.reading import Reading, checkpoint_name, read_digits
 
 ImageLike = str | Path | Image.Image | np.ndarray | torch.Tensor
@@ -105,6 +106,10 @@ class Classifier:
     def read_digits(self, digits: torch.Tensor) -> list[Reading]:
         """Prepared uint8 digits (N, 28, 28) -> one Reading each."""
         return read_digits(self.model, self.data, digits, self.name)
+
+    def inside(self, digits: torch.Tensor, layer: int = -1) -> list[Inside]:
+        """Prepared uint8 digits (N, 28, 28) -> the gates and memory of a layer (docs/lstm.md)."""
+        return look_inside(self.model, self.data, digits, layer)
 
 
 def _digit(image: ImageLike) -> torch.Tensor:

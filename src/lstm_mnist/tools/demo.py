@@ -20,9 +20,19 @@ from lstm_mnist.core.errors import LstmMnistError
 from lstm_mnist.core.images import ImageError, image_digit, load_digit
 from lstm_mnist.tools.classifier import Classifier
 from lstm_mnist.tools.figures import plt, reading_figure
+from lstm_mnist.tools.inside import inside_at_row
 from lstm_mnist.tools.reading import Reading, blank_rows
 
 ROWS = 28
+# Click the pad's brush (its button is labelled "Brush") once Gradio has drawn it.
+SELECT_BRUSH = """() => {
+  const started = Date.now();
+  const timer = setInterval(() => {
+    const brush = document.querySelector('#pad button[aria-label="Brush"]');
+    if (brush || Date.now() - started > 10000) clearInterval(timer);
+    if (brush) brush.click();
+  }, 100);
+}"""
 Port = restricted_number_type("Port", int, [(">", 0), ("<", 65536)])
 _VIEW = 10  # each of the 28x28 pixels drawn as a 10x10 block: a digit the eye can read
 
@@ -77,15 +87,16 @@ def read_photo(path: str | None, readers: list[Classifier]) -> tuple:
 
 
 def at_row(row: int, state: dict | None, readers: list[Classifier]) -> tuple:
-    """The digit revealed down to ``row``, and each model's top 3 after reading it."""
+    """The digit revealed down to ``row``, inside the first model there, each model's top 3."""
     if not state:
-        return (None, *[None] * len(readers))
+        return (None, None, *[None] * len(readers))
     digit, readings = torch.tensor(state["digit"], dtype=torch.uint8), state["readings"]
     steps = [_step(row, reader, len(p)) for reader, p in zip(readers, readings, strict=True)]
     revealed = digit.clone()
     revealed[readers[0].data.transform.step_of_pixel() > steps[0]] //= 5  # still to come, dimmed
     guesses = [Reading(torch.tensor(p)).top(3, s) for p, s in zip(readings, steps, strict=True)]
-    return (_view(revealed), *guesses)
+    (inside,) = readers[0].inside(digit[None])  # its gates and memory, row by row: cheap to redo
+    return (_view(revealed), _png(inside_at_row(digit, inside, steps[0])), *guesses)
 
 
 def _named_load(path: str) -> torch.Tensor:
@@ -159,7 +170,9 @@ def build_page(readers: list[Classifier]):
         with gr.Row():
             with gr.Column():
                 with gr.Tab("Draw"):
-                    sketch = gr.Sketchpad(type="pil", canvas_size=(280, 280), label="Draw here")
+                    sketch = gr.Sketchpad(
+                        type="pil", canvas_size=(280, 280), label="Draw here", elem_id="pad"
+                    )
                 with gr.Tab("Photo"):
                     photo = gr.File(label="Drop a photo", file_types=["image"], elem_id="photo")
                 seen = gr.Image(label="What the model sees (28x28)", interactive=False)
@@ -171,6 +184,12 @@ def build_page(readers: list[Classifier]):
             row = gr.Slider(0, ROWS - 1, value=ROWS - 1, step=1, label="Read down to row")
             revealed = gr.Image(label="Read so far", interactive=False)
             guesses = [gr.Label(num_top_classes=3, label=f"{r.name} at this row") for r in readers]
+        gr.Markdown(
+            "## Inside the LSTM\nIts memory (each unit's cell state c) after each row, and how "
+            "much its last layer keeps (f), writes (i) and shows (o) at each row "
+            f"({readers[0].name}); the red line follows the slider. More: docs/lstm.md."
+        )
+        inside = gr.Image(label="Memory and gates", interactive=False, elem_id="inside")
         state = gr.State()
         outputs = [seen, *answers, reading, summary, state, row]
 
@@ -179,7 +198,7 @@ def build_page(readers: list[Classifier]):
 
         # The API has three endpoints: read_drawing, read_photo and row; the refresh of the
         # slider's view after a read is the page's own (the slider may already be at row 27).
-        slider_view = ([row, state], [revealed, *guesses])
+        slider_view = ([row, state], [revealed, inside, *guesses])
         sketch.change(
             lambda d: read_drawing(d, readers), sketch, outputs, api_name="read_drawing"
         ).then(show_row, *slider_view, api_visibility="private")
@@ -187,4 +206,7 @@ def build_page(readers: list[Classifier]):
             show_row, *slider_view, api_visibility="private"
         )
         row.change(show_row, *slider_view, api_name="row")
+        # Gradio opens the pad with no tool selected ("select the draw tool to start") and has
+        # no setting for it: the page selects the brush itself, with the load event's own JS.
+        page.load(None, js=SELECT_BRUSH)
     return page

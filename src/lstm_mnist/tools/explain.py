@@ -5,6 +5,7 @@ there. The figure draws those class probabilities for chosen test digits as the 
 """
 
 from pathlib import Path
+from typing import Literal
 
 import torch
 from matplotlib.backend_bases import FigureCanvasBase
@@ -12,6 +13,7 @@ from matplotlib.backend_bases import FigureCanvasBase
 from lstm_mnist.core.errors import OptionError, require
 from lstm_mnist.runs.run import load_trained, writable_file
 from lstm_mnist.tools.figures import reading_figure
+from lstm_mnist.tools.inside import inside_figure, look_inside
 from lstm_mnist.tools.reading import read_digits
 
 
@@ -22,6 +24,8 @@ def explain(
     index: list[int] | int | None = None,
     out: str = "reading.png",
     data_dir: str | None = None,
+    view: Literal["reading", "memory", "gates", "decides"] = "reading",
+    layer: int = -1,
 ) -> None:
     """Draw the running class probabilities of chosen test digits into a PNG.
 
@@ -33,6 +37,10 @@ def explain(
         out: The image file to write: PNG, or another format matplotlib writes (by its suffix:
             .svg, .pdf, ...); its folder is created.
         data_dir: Where the data is, if not where the checkpoint's run found it.
+        view: ``reading``: the guess after each row. Inside the LSTM (docs/lstm.md):
+            ``memory``, each unit's cell state after each row; ``gates``, how much a layer
+            keeps, writes and shows at each row; ``decides``, each unit's share of the answer.
+        layer: The layer of the stack that ``memory`` and ``gates`` show (-1: the last).
     """
     destination = _figure_file(Path(out))  # before the model is read
     indices = [index] if isinstance(index, int) else index if index is not None else [0, 1, 2]
@@ -49,7 +57,14 @@ def explain(
         answer = f"answers {reading.answer} with p={reading.probs[-1].max():.2f}"
         where = "row" if reading.steps_are_rows else "step"
         print(f"test[{i}] (label {label}): {answer}, unchanged from {where} {reading.settled} on")
-    figure = reading_figure(images, [[reading] for reading in readings], labels.tolist())
+    if view == "reading":
+        figure = reading_figure(images, [[reading] for reading in readings], labels.tolist())
+    else:
+        layers = model.hparams.num_layers
+        require(
+            -layers <= layer < layers, "", "layer", layer, f"must be in [{-layers}, {layers - 1}]"
+        )
+        figure = inside_figure(images, look_inside(model, data, images, layer), view)
     destination.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(destination, dpi=110, bbox_inches="tight")
     print(f"wrote {destination}")

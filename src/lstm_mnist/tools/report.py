@@ -11,6 +11,7 @@ from typing_extensions import override
 
 from lstm_mnist.core.data import TEST_SETTINGS
 from lstm_mnist.tools.figures import confusion_matrix_figure, misclassified_figure, reading_figure
+from lstm_mnist.tools.inside import VIEWS, inside_figure, look_inside
 from lstm_mnist.tools.reading import read_digits
 
 
@@ -18,8 +19,9 @@ class TestReport(Callback):
     """At the end of ``test`` (rank 0), TensorBoard's figures and hparams.
 
     A confusion matrix, the misclassified digits (most confident mistakes first, each with its
-    test index for ``explain --index``), the LSTM's reading of a few digits, and the run's row in
-    the hparams tab: what makes runs differ, beside their test/ and val/ curves.
+    test index for ``explain --index``), the LSTM's reading of a few digits and what happens
+    inside it (its memory, its gates, which units decide), and the run's row in the hparams tab:
+    what makes runs differ, beside their test/ and val/ curves.
     """
 
     def __init__(self, reading_digits: list[int] | None = None, misclassified: int = 32) -> None:
@@ -57,6 +59,9 @@ class TestReport(Callback):
         writer.add_figure("test/misclassified", wrong, step)
         reading = reading_figure(images[chosen], readings, labels[chosen].tolist())
         writer.add_figure("test/reading", reading, step)
+        insides = look_inside(pl_module, data, images[chosen])  # inside the LSTM: docs/lstm.md
+        for view in VIEWS:
+            writer.add_figure(f"test/{view}", inside_figure(images[chosen], insides, view), step)
         _write_hparams_table(writer, run_settings_table(logger.log_dir, pl_module, data))
 
 
@@ -80,7 +85,8 @@ MODEL_COLUMNS = (
 )  # fmt: skip
 DATA_COLUMNS = (
     "dataset", "scan", "pad_width", "crop", "normalization", "batch_size", "max_shift",
-    "max_rotation", "horizontal_flip", "elastic_alpha", "test_time_shifts",
+    "max_rotation", "horizontal_flip", "elastic_alpha", "slant", "stroke_width", "blur",
+    "test_time_shifts",
 )  # fmt: skip
 
 

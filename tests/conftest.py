@@ -14,6 +14,7 @@ from tests.helpers import (
     lstm_mnist,
     write_tiny_mnist,
 )
+from tests.slurm_cluster import running_cluster
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +97,16 @@ def cropped_checkpoint(tiny_data_dir, tmp_path_factory) -> str:
     args += ["--data.data_dir", str(tiny_data_dir), "--data.val_size", "50"]
     args += ["--trainer.max_epochs", "1", "--trainer.default_root_dir", str(workdir), *QUIET]
     return run_cli(args).trainer.checkpoint_callback.best_model_path
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A running one-node SLURM on localhost (tests/slurm_cluster.py): its environment.
+
+    SLURM_CONF in it reaches the cluster. Its tests share the xdist group "slurm".
+    """
+    with running_cluster(tmp_path_factory.mktemp("slurm")) as env:
+        yield env
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

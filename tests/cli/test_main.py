@@ -347,7 +347,8 @@ def test_testing_without_a_checkpoint_says_which_to_pass(tiny_data_dir, tmp_path
     assert list(tmp_path.iterdir()) == []  # no run folder, no config.yaml
 
 
-@pytest.mark.parametrize("subcommand", ["validate", "predict"])
+# (predict without one reads with the packaged model: tests/tools/test_pretrained.py)
+@pytest.mark.parametrize("subcommand", ["validate"])
 def test_evaluating_without_a_checkpoint_says_which_to_pass(subcommand, tiny_data_dir, tmp_path):
     # The same door as the test above, in-process.
     args = [subcommand, "--config", DEFAULT, "--data.data_dir", str(tiny_data_dir)]
@@ -636,3 +637,17 @@ def test_a_failed_download_says_what_to_do_with_this_command(tmp_path):
     assert "machine with internet" in message
     assert "--data.data_dir" not in message  # `fit`'s option, not this command's
     assert not (tmp_path / "data" / "MNIST").exists()  # nothing half-made left behind
+
+
+def test_a_fits_output_is_quiet_and_honest(tiny_data_dir, tmp_path):
+    # Lightning's own bar and summary, as a user sees them: no advertisement, no v_num (the
+    # logger's version, 0.000) in the bar, no FLOPs column in the summary, no warning.
+    args = ["fit", "--config", DEFAULT, "--data.data_dir", tiny_data_dir, "--data.val_size", "50"]
+    args += ["--trainer.max_epochs", "1", "--trainer.default_root_dir", tmp_path / "runs"]
+    result = lstm_mnist(*args, "--progress_refresh_rate", "1", cwd=tmp_path, merged=True)
+    assert result.returncode == 0, result.stdout[-3000:]
+    output = result.stdout
+    assert "Epoch 0" in output  # the bar is there (rich's where Gradio installed rich)
+    assert "trainable parameters of 25.2 K" in output  # and the summary
+    for noise in ("Tip:", "litlogger", "v_num", "FLOPs", "Flops", "Warning", "Traceback"):
+        assert noise not in output, noise

@@ -5,11 +5,8 @@ state in a temporary folder) and stopped after the module; packages are installe
 they are missing and the machine can (root, apt-get). Jobs run exactly as a user submits them.
 """
 
-import os
 import shutil
-import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -17,117 +14,13 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.helpers import PROJECT_ROOT, TINY_TRAIN
+from tests.slurm_cluster import finished, wait_for
 
 pytestmark = pytest.mark.xdist_group("slurm")  # one cluster, its fixed ports, one worker
 
 SCRIPT = PROJECT_ROOT / "scripts" / "slurm" / "train.sbatch"
-PACKAGES = ["munge", "slurmctld", "slurmd", "slurm-client"]
 VAL, BATCH = 50, 25
 STEPS_PER_EPOCH = -(-(TINY_TRAIN - VAL) // BATCH)  # 10
-SLURM_CONF = """\
-ClusterName=lstm-mnist-tests
-SlurmctldHost=localhost
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SelectType=select/cons_tres
-SelectTypeParameters=CR_CPU
-JobRequeue=1
-ReturnToService=2
-MpiDefault=none
-KillWait=5
-MinJobAge=600
-SlurmctldPort=16817
-SlurmdPort=16818
-StateSaveLocation={state}/ctld
-SlurmdSpoolDir={state}/spool
-SlurmctldPidFile={state}/slurmctld.pid
-SlurmdPidFile={state}/slurmd.pid
-SlurmctldLogFile={state}/slurmctld.log
-SlurmdLogFile={state}/slurmd.log
-NodeName=localhost NodeAddr=127.0.0.1 CPUs={cpus} State=UNKNOWN
-PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
-"""
-
-
-def install_slurm() -> None:
-    """Debian's packages, without letting them start daemons (policy-rc.d exits 101)."""
-    if all(shutil.which(tool) for tool in ("munged", "slurmctld", "slurmd", "sbatch")):
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.skip(f"SLURM is not installed and cannot be (needs root and apt-get): {PACKAGES}")
-    policy = Path("/usr/sbin/policy-rc.d")
-    had_policy = policy.exists()
-    if not had_policy:
-        policy.write_text("#!/bin/sh\nexit 101\n")
-        policy.chmod(0o755)
-    try:
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        subprocess.run(["apt-get", "update", "-qq"], check=True, timeout=600, env=env)
-        command = ["apt-get", "install", "-y", "-qq", *PACKAGES]
-        subprocess.run(command, check=True, timeout=600, env=env, capture_output=True)
-    finally:
-        if not had_policy:
-            policy.unlink()
-
-
-def start(command: list[str], log: Path, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen(
-        command, stdout=log.open("w"), stderr=subprocess.STDOUT, start_new_session=True, **kwargs
-    )
-
-
-@pytest.fixture(scope="module")
-def slurm(tmp_path_factory):
-    """A running one-node cluster: the environment that reaches it (SLURM_CONF)."""
-    install_slurm()
-    state = tmp_path_factory.mktemp("slurm")
-    for folder in ("ctld", "spool"):
-        (state / folder).mkdir()
-    conf = state / "slurm.conf"
-    conf.write_text(SLURM_CONF.format(state=state, cpus=os.cpu_count()))
-    env = {**os.environ, "SLURM_CONF": str(conf)}
-    Path("/run/munge").mkdir(exist_ok=True)  # munged's default socket, where SLURM looks
-    shutil.chown("/run/munge", "munge", "munge")
-    munge = ["runuser", "-u", "munge", "--", "/usr/sbin/munged", "--foreground", "--force"]
-    daemons = [start(munge, state / "munged.out")]
-    daemons += [
-        start(["slurmctld", "-D", "-i", "-f", str(conf)], state / "slurmctld.out", env=env),
-        start(["slurmd", "-D", "-N", "localhost", "-f", str(conf)], state / "slurmd.out", env=env),
-    ]
-    try:
-        wait_for(lambda: "idle" in sinfo(env), 60, "the node to be idle")
-        yield env
-    finally:
-        for daemon in reversed(daemons):
-            os.killpg(daemon.pid, signal.SIGTERM)
-        for daemon in daemons:
-            try:
-                daemon.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(daemon.pid, signal.SIGKILL)
-
-
-def sinfo(env) -> str:
-    result = subprocess.run(["sinfo", "-h", "-o", "%T"], env=env, capture_output=True, text=True)
-    return result.stdout
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.3)
-
-
-def job(env, job_id: str) -> dict[str, str]:
-    """`scontrol show job`'s fields (JobState, Restarts, ExitCode, ...)."""
-    shown = subprocess.run(
-        ["scontrol", "-o", "show", "job", job_id], env=env, capture_output=True, text=True
-    ).stdout
-    return dict(field.split("=", 1) for field in shown.split() if "=" in field)
 
 
 def submit(env, cwd: Path, data_dir: Path, sbatch: list[str], epochs: int) -> str:
@@ -140,19 +33,6 @@ def submit(env, cwd: Path, data_dir: Path, sbatch: list[str], epochs: int) -> st
     result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().split(";")[0]
-
-
-def finished(env, job_id: str, timeout: float = 180) -> dict[str, str]:
-    """Wait for the job to end; a requeued job waits for its BeginTime (~2 min): start it now."""
-
-    def done() -> bool:
-        fields = job(env, job_id)
-        if fields.get("JobState") == "PENDING" and fields.get("Reason") == "BeginTime":
-            subprocess.run(["scontrol", "update", f"jobid={job_id}", "StartTime=now"], env=env)
-        return fields.get("JobState") in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT")
-
-    wait_for(done, timeout, f"job {job_id} to end")
-    return job(env, job_id)
 
 
 def run_of(cwd: Path, job_id: str) -> Path:

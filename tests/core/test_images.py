@@ -113,7 +113,8 @@ def test_a_16_bit_grey_png_is_read_at_full_precision(tmp_path, ink, paper):
     draw_seven().save(tmp_path / "reference.png")
     is_ink = np.asarray(draw_seven(mode="L")) < 128
     Image.fromarray(np.where(is_ink, ink, paper).astype(np.uint16)).save(tmp_path / "deep.png")
-    assert Image.open(tmp_path / "deep.png").mode == "I;16"
+    with Image.open(tmp_path / "deep.png") as deep:
+        assert deep.mode == "I;16"
     assert_same_digit(tmp_path / "deep.png", tmp_path / "reference.png")
 
 
@@ -121,7 +122,8 @@ def test_a_float_tiff_is_read_in_its_own_range(tmp_path):
     draw_seven().save(tmp_path / "reference.png")
     values = np.asarray(draw_seven(mode="L"), np.float32) / 1000  # paper 0.255, ink 0
     Image.fromarray(values).save(tmp_path / "float.tif")
-    assert Image.open(tmp_path / "float.tif").mode == "F"
+    with Image.open(tmp_path / "float.tif") as image:
+        assert image.mode == "F"
     assert_same_digit(tmp_path / "float.tif", tmp_path / "reference.png")
 
 

@@ -19,7 +19,13 @@ def test_every_kind_of_image_is_one_digit_read_the_same_way(trained_run, tmp_pat
     grey = np.asarray(seven.convert("L"))  # dark ink on light paper, as the file
     classifier = Classifier.from_checkpoint(best_checkpoint(trained_run))  # padded: 42 features
     result = classifier.predict(
-        [tmp_path / "seven.png", str(tmp_path / "seven.png"), seven, grey, torch.from_numpy(grey)]
+        [
+            tmp_path / "seven.png",
+            str(tmp_path / "seven.png"),
+            seven,
+            grey,
+            torch.from_numpy(grey.copy()),
+        ]
     )
     assert isinstance(result, Predictions)
     assert result.probabilities.shape == (5, 10)

@@ -45,7 +45,7 @@ def test_predict_a_persons_photos_with_only_a_checkpoint(trained_run, tmp_path):
     assert any(line == f"error: {tmp_path}/scans/*.jpg: no such file" for line in lines)
     assert lines[-1] == "error: 3 of 7 files could not be read"  # a glob that matched nothing
     assert "--prediction_writer.output" not in log  # it was given
-    rows = list(csv.DictReader(output.open()))
+    rows = list(csv.DictReader(output.read_text().splitlines()))
     assert sorted(row["file"].rsplit("/", 1)[1] for row in rows) == [
         "deep.png",
         "seven.gif",
@@ -85,7 +85,7 @@ def test_fashion_predictions_name_their_classes(tmp_path, monkeypatch, capsys):
     output = tmp_path / "predictions.csv"
     capsys.readouterr()  # the fit's lines
     cli_main(["predict", "--ckpt_path", checkpoint, "--prediction_writer.output", str(output)])
-    rows = list(csv.DictReader(output.open()))
+    rows = list(csv.DictReader(output.read_text().splitlines()))
     assert len(rows) == 70  # the tiny test set
     names = CLASS_NAMES["fashion_mnist"]
     assert all(row["name"] == names[int(row["class"])] for row in rows)

@@ -346,9 +346,20 @@ _TYPE_NAMES = {
 }
 
 
+# jsonargparse's restricted numbers (PositiveInt, NonNegativeInt, ClosedUnitInterval, ...): "Not of
+# type PositiveInt: 0 does not conform to restriction v>0".
+_RESTRICTED = re.compile(r"Not of type \w+: (.+?) does not conform to restriction (.+)")
+
+
+def _bounds(restriction: str) -> str:
+    """``v>=0 and v<=1`` -> ``>= 0 and <= 1``."""
+    return re.sub(r"v ?([<>=!]+) ?", r"\1 ", restriction)
+
+
 def _plain_types(message: str, given: str | None = None) -> str:
     """The type or choices in words; ``given``: the value, when the message names it elsewhere."""
     message = _CHOICES.sub(lambda m: f"got {m[2]}; choose one of {m[1]}", message)
+    message = _RESTRICTED.sub(lambda m: f"got {m[1]}; it must be {_bounds(m[2])}", message)
 
     def words(match: re.Match) -> str:
         value = match[2] or given

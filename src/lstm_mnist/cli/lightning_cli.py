@@ -100,11 +100,8 @@ class LSTMMnistCLI(LightningCLI):
         self.purge_step = None  # a resumed fit's first step: TensorBoard hides the later ones
         if subcommand in EVALUATIONS and (config.ckpt_path or not printing):
             self._take_checkpoint_settings(subcommand, config, argv)
-        elif subcommand not in EVALUATIONS:
-            # the checkpoints say where the data was found, from wherever they are evaluated
-            config.data.data_dir = str(Path(config.data.data_dir).absolute())
-            if config.get("ckpt_path"):
-                self._check_resume(config)
+        elif subcommand not in EVALUATIONS and config.get("ckpt_path"):
+            self._check_resume(config)
         if printing:
             print(_dump(self.parser, self.config, printing[-1].partition("=")[2].split(",")))
             sys.exit(0)

@@ -40,12 +40,13 @@ UPSTREAM_WARNINGS = {
 # evaluated without them, and Lightning's advice to add them there would only mislead. A fit that
 # resumes without its callbacks is told (so this is filtered in validate, test and predict only).
 CALLBACKS_FOR_RESUMING = r"Be aware that when using `ckpt_path`, callbacks used to create"
-# Lightning's advertisements for its cloud services, printed by every Trainer.
-ADVERTISEMENT = "💡 Tip:"
+# Lines Lightning prints for every Trainer that tell a user of this CLI nothing: advertisements for
+# its cloud services, and that it leaves out its model summary for the CLI's own (output.Summary).
+NOISE = ("💡 Tip:", "Trainer already configured with model summary callbacks")
 
 
 def quiet_upstream() -> None:
-    """Filter the upstream warnings above and Lightning's advertisements; quiet its seed line.
+    """Filter the upstream warnings and Lightning's noise above; quiet its seed line.
 
     The seed is in the run's config.yaml, and an error right after seeding should be the only
     line a user sees.
@@ -54,15 +55,15 @@ def quiet_upstream() -> None:
         warnings.filterwarnings("ignore", message=message)
     for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
         logger = logging.getLogger(name)
-        if not any(isinstance(f, _NoAdvertisement) for f in logger.filters):
-            logger.addFilter(_NoAdvertisement())
+        if not any(isinstance(f, _WithoutNoise) for f in logger.filters):
+            logger.addFilter(_WithoutNoise())
     logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
 
 
-class _NoAdvertisement(logging.Filter):
+class _WithoutNoise(logging.Filter):
     @override
     def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith(ADVERTISEMENT)
+        return not str(record.msg).startswith(NOISE)
 
 
 class _WithoutVersion:

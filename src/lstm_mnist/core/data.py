@@ -220,6 +220,9 @@ class MNISTDataModule(L.LightningDataModule):
             "must be in [0, 1]",
         )
         self.save_hyperparameters()
+        # A checkpoint records where the files were found as an absolute path, so that it is
+        # evaluated on the same files from any folder (messages keep the path as it was given).
+        self.hparams.data_dir = str(Path(data_dir).absolute())
         self.data_dir = Path(data_dir)
         self.dataset, self.download, self.batch_size = dataset, download, batch_size
         self.val_size, self.split_seed = val_size, split_seed

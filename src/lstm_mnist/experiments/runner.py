@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import torch
-from jsonargparse.typing import PositiveInt
+from jsonargparse.typing import NonNegativeInt, PositiveInt
 
 from lstm_mnist.cli import run_cli
 from lstm_mnist.core.errors import LstmMnistError, OptionError
@@ -37,9 +37,9 @@ def run_grid(
     print_commands: bool = False,
     slurm: bool = False,
     sbatch: list[str] | None = None,
-    throttle: int | None = None,
+    throttle: PositiveInt | None = None,
     gather: bool = False,
-    cell: int | None = None,
+    cell: NonNegativeInt | None = None,
     render_only: bool = False,
     rescore: bool = False,
 ) -> None:

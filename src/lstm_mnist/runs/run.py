@@ -72,16 +72,23 @@ class Run:
         return None
 
     @classmethod
-    def all_under(cls, root: Path, logged: bool | None = None) -> list["Run"]:
+    def all_under(
+        cls, root: Path, logged: bool | None = None, requeued: bool = False
+    ) -> list["Run"]:
         """The runs under root that have a last.ckpt, newest first.
 
         ``logged``: only those under ``lightning_logs/`` (True), or only the root's own run of a
-        fit without a logger (False); both by default.
+        fit without a logger (False); both by default. ``requeued``: also a run whose only
+        checkpoint is a requeue checkpoint in the root (SLURM's signal came in its first epoch).
         """
         found = [*(root / LOGS).glob("*/checkpoints/last.ckpt"), root / "checkpoints/last.ckpt"]
-        found = [path for path in found if path.is_file()]
-        found.sort(key=lambda path: path.stat().st_mtime, reverse=True)
-        runs = [cls(path.parents[1].absolute()) for path in found]
+        states = {path.parents[1].absolute(): path for path in found if path.is_file()}
+        for path in root.glob(REQUEUE_CHECKPOINTS) if requeued else []:
+            run = cls.of_checkpoint(path)
+            if run is not None and run.folder not in states:
+                states[run.folder] = path
+        newest = sorted(states, key=lambda folder: states[folder].stat().st_mtime, reverse=True)
+        runs = [cls(folder) for folder in newest]
         return [run for run in runs if logged is None or (run.folder != root.absolute()) == logged]
 
     @property
@@ -234,7 +241,7 @@ def checkpoint_to_resume(root: Path, current: dict, logged: bool = True) -> Path
     without a logger (a fit continues its run with the same logging). Otherwise one OptionError
     that says what there is and what to do.
     """
-    candidates = Run.all_under(root, logged)
+    candidates = Run.all_under(root, logged, requeued=True)
     if not candidates:
         where = f"no run in {root / LOGS} has" if logged else f"{root} has no"
         raise OptionError(
@@ -264,7 +271,8 @@ def checkpoint_to_resume(root: Path, current: dict, logged: bool = True) -> Path
 def _newest_state(run: Run, root: Path) -> Path:
     """The run's last.ckpt, or a requeue checkpoint of it saved later (mid-epoch, on SIGUSR1)."""
     requeued = [path for path in root.glob(REQUEUE_CHECKPOINTS) if Run.of_checkpoint(path) == run]
-    newest = max([run.last, *requeued], key=lambda path: path.stat().st_mtime)
+    states = [run.last, *requeued] if run.last.is_file() else requeued
+    newest = max(states, key=lambda path: path.stat().st_mtime)
     return newest.absolute()
 
 

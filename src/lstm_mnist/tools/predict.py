@@ -4,6 +4,7 @@ import csv
 import json
 from pathlib import Path
 
+from jsonargparse.typing import NonNegativeInt, PositiveInt
 from lightning.pytorch.callbacks import BasePredictionWriter
 from typing_extensions import override
 
@@ -13,7 +14,9 @@ from lstm_mnist.core.errors import require
 class PredictionWriter(BasePredictionWriter):
     """Prints one line per predicted image and optionally saves them as CSV or JSON."""
 
-    def __init__(self, output: str | None = None, top_k: int = 3, print_limit: int = 100) -> None:
+    def __init__(
+        self, output: str | None = None, top_k: PositiveInt = 3, print_limit: NonNegativeInt = 100
+    ) -> None:
         """Set what is printed and saved.
 
         Args:

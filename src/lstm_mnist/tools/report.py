@@ -4,6 +4,7 @@ from pathlib import Path
 
 import torch
 import yaml
+from jsonargparse.typing import NonNegativeInt
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard.summary import hparams
@@ -24,7 +25,9 @@ class TestReport(Callback):
     what makes runs differ, beside their test/ and val/ curves.
     """
 
-    def __init__(self, reading_digits: list[int] | None = None, misclassified: int = 32) -> None:
+    def __init__(
+        self, reading_digits: list[NonNegativeInt] | None = None, misclassified: NonNegativeInt = 32
+    ) -> None:
         """Choose the digits the report draws.
 
         Args:

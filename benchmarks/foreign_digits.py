@@ -168,27 +168,41 @@ def _save(out: Path, image: Image.Image, digit: int, source: str, n: int) -> tup
     return name, digit, source.split("-")[0]
 
 
-def score(out: Path, ckpt_paths: list[str]) -> None:
-    """Each checkpoint's accuracy on the set, overall and per source, through lstm_mnist's API."""
-    from lstm_mnist import Classifier
+def score(
+    out: Path, ckpt_paths: list[str], names: list[str] | None, keep_paper: bool,
+    markdown: Path | None,
+) -> None:  # fmt: skip
+    """Each checkpoint's accuracy on the set, overall and per source, through lstm_mnist's API.
 
+    ``keep_paper``: prepare the images as before 2026-12-07, without taking the paper away.
+    """
+    from lstm_mnist import Classifier
+    from lstm_mnist.core import images
+
+    if keep_paper:  # the preparation of before: the paper's level and grain stay in
+        images._without_paper = lambda ink: ink
     with (out / "labels.csv").open(newline="") as file:
         rows = list(csv.DictReader(file))
     files = [str(out / row["file"]) for row in rows]
-    for path in ckpt_paths:
-        classifier = (
-            Classifier.from_checkpoint(path) if path != "pretrained" else Classifier.pretrained()
-        )
+    sources = sorted({row["source"] for row in rows})
+    lines = [
+        "| checkpoint | all | " + " | ".join(sources) + " |",
+        "|---" * (2 + len(sources)) + "|",
+    ]
+    for path, name in zip(ckpt_paths, names or [None] * len(ckpt_paths), strict=True):
+        classifier = Classifier.pretrained() if path == "pretrained" else Classifier(path, name)
+        classifier.name = name or classifier.name
         classes = classifier.predict(files).classes.tolist()
-        right = [c == int(row["digit"]) for c, row in zip(classes, rows, strict=True)]
-        by_source = {
-            source: np.mean(
-                [r for r, row in zip(right, rows, strict=True) if row["source"] == source]
-            )
-            for source in sorted({row["source"] for row in rows})
-        }
-        parts = ", ".join(f"{source} {100 * acc:.1f}%" for source, acc in by_source.items())
-        print(f"{path}: {100 * np.mean(right):.1f}% of {len(rows)} ({parts})")
+        right = np.array([c == int(row["digit"]) for c, row in zip(classes, rows, strict=True)])
+        by_source = [right[[row["source"] == s for row in rows]].mean() for s in sources]
+        parts = ", ".join(
+            f"{s} {100 * acc:.1f}%" for s, acc in zip(sources, by_source, strict=True)
+        )
+        print(f"{classifier.name}: {100 * right.mean():.1f}% of {len(rows)} ({parts})")
+        cells = " | ".join(f"{100 * acc:.1f}%" for acc in by_source)
+        lines.append(f"| {classifier.name} | {100 * right.mean():.1f}% | {cells} |")
+    if markdown:
+        markdown.write_text("\n".join(lines) + "\n")
 
 
 def main() -> None:
@@ -200,11 +214,17 @@ def main() -> None:
     parser.add_argument("--drawn", type=int, default=40, help="drawn digits per class")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--ckpt_path", nargs="+", default=["pretrained"])
+    parser.add_argument("--name", nargs="+", help="each checkpoint's row name in the table")
+    parser.add_argument("--keep-paper", action="store_true", help="the preparation of before")
+    parser.add_argument("--markdown", type=Path, help="also write the scores as a Markdown table")
     args = parser.parse_args()
     if args.command == "make":
         make(args.out, args.per_font, args.drawn, args.seed)
     else:
-        score(args.out, args.ckpt_path)
+        if args.name and len(args.name) != len(args.ckpt_path):
+            count = f"{len(args.name)} --name for {len(args.ckpt_path)} --ckpt_path"
+            parser.error(f"{count}: give one name per checkpoint")
+        score(args.out, args.ckpt_path, args.name, args.keep_paper, args.markdown)
 
 
 if __name__ == "__main__":

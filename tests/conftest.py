@@ -1,5 +1,6 @@
 """Fixtures: tiny data, the real files when present, and one short fit by the script."""
 
+import signal
 import subprocess
 from pathlib import Path
 
@@ -15,6 +16,13 @@ from tests.helpers import (
     write_tiny_mnist,
 )
 from tests.slurm_cluster import running_cluster
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Ctrl-C as a user's terminal delivers it. A test run started in the background (`pytest &`,
+    # some CI shells) inherits SIGINT ignored, and so would every command the tests start: the
+    # Ctrl-C tests would then test the harness, not the program.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -41,3 +41,21 @@ def test_the_speed_benchmark_runs_and_mirrors_the_config(
     assert turns["pairs"] == hand["steps_per_epoch"] // 3
     assert 0 < turns["low"] <= turns["ratio"] <= turns["high"]
     assert "(a)/(b) training throughput" in result.stdout
+
+
+def test_the_foreign_set_is_made_and_scored_by_name(tmp_path):
+    # Keeps benchmarks/foreign_digits.py runnable (results/robust-foreign.md); fonts are optional,
+    # so the drawn digits alone are made here, one per class.
+    folder = tmp_path / "foreign"
+    made = [sys.executable, "benchmarks/foreign_digits.py", "make", "--out", str(folder)]
+    made += ["--per-font", "0", "--drawn", "1"]
+    result = subprocess.run(made, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert len(list(folder.glob("*.png"))) == 10
+    table = tmp_path / "scores.md"
+    scored = [sys.executable, "benchmarks/foreign_digits.py", "score", "--out", str(folder)]
+    scored += ["--ckpt_path", "pretrained", "--name", "in the box", "--markdown", str(table)]
+    result = subprocess.run(scored, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    (row,) = [line for line in table.read_text().splitlines() if line.startswith("| in the box |")]
+    assert row.split(" | ")[1].endswith("%")

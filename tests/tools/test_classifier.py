@@ -1,6 +1,7 @@
 """The Python door: Classifier reads files, PIL images, arrays and tensors, each the same way."""
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,9 +52,7 @@ def test_last_and_best_name_the_newest_runs_checkpoints(trained_run, tmp_path, m
 
 
 def test_a_blank_image_is_one_error_without_a_file_name():
-    classifier = Classifier.from_checkpoint(PRETRAINED) if PRETRAINED.is_file() else None
-    if classifier is None:
-        pytest.skip(f"no packaged model at {PRETRAINED}")
+    classifier = Classifier.from_checkpoint(PRETRAINED)
     with pytest.raises(ValueError, match="the image is blank"):
         classifier.predict(Image.new("L", (50, 50), 255))
 
@@ -61,8 +60,6 @@ def test_a_blank_image_is_one_error_without_a_file_name():
 def test_the_readmes_python_runs_as_written(real_data_dir, tmp_path, monkeypatch):
     # The README's five lines, with its file names made here: a drawn seven, a PIL image, an
     # array and a tensor (MNIST's first test digits).
-    if not PRETRAINED.is_file():
-        pytest.skip(f"no packaged model at {PRETRAINED}")
     monkeypatch.chdir(tmp_path)
     draw_seven().save("seven.png")
     images, _ = load_split(real_data_dir / "MNIST" / "raw", "mnist", "test")
@@ -76,3 +73,19 @@ def test_the_readmes_python_runs_as_written(real_data_dir, tmp_path, monkeypatch
     exec(snippet, namespace)  # noqa: S102  (the README's own code, as a reader runs it)
     result = namespace["result"]
     assert result.classes.tolist() == [7, 7, 2, 1]  # the drawn 7, then test[0..2]: 7, 2, 1
+
+
+def test_the_readmes_plain_lightning_way_tests_a_checkpoint(fitted_run, tmp_path, monkeypatch):
+    # The README's Lightning lines as written: the model and the data module from a checkpoint,
+    # the data found where the fit found it (an absolute path), from another folder.
+    monkeypatch.chdir(tmp_path)
+    readme = (PROJECT_ROOT / "README.md").read_text()
+    (snippet,) = re.findall(r"```python\n(import lightning\n.*?)```", readme, re.S)
+    namespace = {"path": str(fitted_run[1])}
+    exec(snippet, namespace)  # noqa: S102  (the README's own code, as a reader runs it)
+    model, data = namespace["model"], namespace["data"]
+    assert model.hparams.hidden_size == 32
+    assert Path(data.hparams.data_dir).is_absolute()
+    (scores,) = namespace["scores"]
+    assert 0 <= scores["test/acc"] <= 1  # the test ran and counted
+    assert list(tmp_path.iterdir()) == []  # logger=False: nothing written here

@@ -1,6 +1,7 @@
 """``lstm-mnist demo``: the functions behind the page, and the page the installed script serves."""
 
 import shutil
+import socket
 import subprocess
 import time
 
@@ -11,7 +12,13 @@ from lstm_mnist.cli.main import gathered
 from lstm_mnist.tools.classifier import Classifier
 from lstm_mnist.tools.demo import at_row, read_drawing, read_photo
 from lstm_mnist.tools.reading import Reading
-from tests.helpers import assert_one_line_error, best_checkpoint, draw_seven, lstm_mnist
+from tests.helpers import (
+    assert_one_line_error,
+    best_checkpoint,
+    draw_seven,
+    in_process,
+    lstm_mnist,
+)
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +91,25 @@ def test_repeated_checkpoints_are_gathered_into_one_list():
     ]
 
 
-def test_the_demo_without_a_checkpoint_says_what_to_pass(tmp_path):
-    result = lstm_mnist("demo", "--ckpt_path", tmp_path / "missing.ckpt", cwd=tmp_path)
+def test_the_demo_with_a_missing_checkpoint_names_it(tmp_path, capsys):
+    # in-process: the script's door is walked by the test below
+    missing = tmp_path / "missing.ckpt"
+    result = in_process("demo", "--ckpt_path", missing, cwd=tmp_path, capsys=capsys)
     assert_one_line_error(result, "missing.ckpt")
+
+
+def test_the_demo_without_a_checkpoint_reads_with_the_packaged_model(tmp_path):
+    # A port already taken: the page is built with the packaged model, said so, then refused in
+    # one line, without serving (the browser tests serve a page).
+    pytest.importorskip("gradio")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = lstm_mnist("demo", "--port", port, cwd=tmp_path)
+    assert "demo: the pretrained model in the package" in result.stdout
+    assert_one_line_error(result, f"cannot serve on 127.0.0.1:{port}", "pass --port")
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.fixture(scope="module")

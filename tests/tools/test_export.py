@@ -10,6 +10,7 @@ import torch
 from lstm_mnist.cli.main import cli_main
 from lstm_mnist.core.data import MNISTDataModule
 from lstm_mnist.core.model import LSTMClassifier
+from lstm_mnist.runs.checkpoint import PRETRAINED
 from lstm_mnist.tools.export import image_classifier, onnx_program
 from tests.helpers import best_checkpoint, lstm_mnist
 
@@ -70,3 +71,16 @@ def assert_onnx_matches(session: onnxruntime.InferenceSession, classifier: torch
         with torch.inference_mode():
             expected = classifier(torch.from_numpy(images)).numpy()
         np.testing.assert_allclose(logits, expected, atol=1e-4, rtol=0)
+
+
+def test_export_without_a_checkpoint_copies_the_packaged_model(tmp_path):
+    out = tmp_path / "model.ckpt"
+    result = lstm_mnist("export", "--format", "ckpt", "--out", out, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "Using the pretrained model in the package (robust.ckpt" in result.stderr
+    assert f"wrote {out}" in result.stdout
+    copied = torch.load(out, map_location="cpu", weights_only=True)
+    packaged = torch.load(PRETRAINED, map_location="cpu", weights_only=True)
+    assert copied["state_dict"].keys() == packaged["state_dict"].keys()
+    for name, tensor in packaged["state_dict"].items():
+        assert torch.equal(copied["state_dict"][name], tensor), name

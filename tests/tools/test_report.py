@@ -15,7 +15,8 @@ from lstm_mnist.tools.report import probabilities, run_settings_table
 def test_tensorboard_opens_on_the_runs_curves_and_report(fitted_run):
     events = EventAccumulator(str(fitted_run[0]), size_guidance={"images": 0}).Reload()
     tags = events.Tags()
-    assert {"test/confusion_matrix", "test/misclassified", "test/reading"} <= set(tags["images"])
+    figures = {"test/confusion_matrix", "test/misclassified", "test/reading"}
+    assert figures | {"test/memory", "test/gates", "test/decides"} <= set(tags["images"])
     # one learning-rate chart whatever the optimizer; no single-dot epoch or hp/* charts (and no
     # train/loss: the tiny fit's 2 steps are fewer than log_every_n_steps)
     assert set(tags["scalars"]) == {

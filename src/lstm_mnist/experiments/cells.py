@@ -154,4 +154,5 @@ def _why(err: BaseException) -> str:
         return "interrupted"
     if isinstance(err, SystemExit):
         return f"exited {err.code}"
-    return one_line(f"{type(err).__name__}: {err}")[:300]
+    why = one_line(f"{type(err).__name__}: {err}")
+    return why if len(why) <= 1000 else f"{why[:1000]}..."  # whole: it says what to do

@@ -7,7 +7,7 @@ tests/core/test_unrolled.py). Three pictures of one layer (the last by default):
 - the memory: each unit's cell state c after each row, a rows x units heatmap beside the digit,
   the units ordered by the row at which their memory changes most;
 - the gates: per row, the mean over the units of how much the layer keeps (f), writes (i) and
-  shows (o);
+  shows (o), each direction of a bidirectional layer on its own;
 - what decides: each unit's share of the answer, the head's weight times the unit's last hidden
   state (``readout: mean``: its mean over the steps), summed with the bias to the answer's logit.
 """
@@ -154,18 +154,24 @@ def _memory(figure, axes, digit, inside: Inside) -> None:
 
 def _gates(figure, axes, digit, inside: Inside) -> None:
     steps = range(len(inside.directions[0].c))
+    # A bidirectional layer's two directions read the rows in opposite orders: averaged together
+    # they would hide what each does, so each gets its own line.
+    styles = ["-", "--"] if len(inside.directions) == 2 else ["-"]
+    reading = [" reading down", " reading up"] if len(inside.directions) == 2 else [""]
     for gate, colour, meaning in (
         ("f", "tab:blue", "keeps (f)"),
         ("i", "tab:orange", "writes (i)"),
         ("o", "tab:green", "shows (o)"),
     ):
-        mean = torch.cat([getattr(d, gate) for d in inside.directions], dim=-1).mean(dim=-1)
-        axes.plot(list(steps), mean.numpy(), color=colour, label=meaning, linewidth=1.6)
+        for direction, style, way in zip(inside.directions, styles, reading, strict=False):
+            mean = getattr(direction, gate).mean(dim=-1)
+            label = f"{meaning}{way}"
+            axes.plot(list(steps), mean.numpy(), style, color=colour, label=label, linewidth=1.6)
     axes.set(ylim=(0, 1), xlim=(-0.5, len(steps) - 0.5))
     axes.set_xlabel(f"{'row' if inside.steps_are_rows else 'step'} (time step)", fontsize=8)
     axes.set_ylabel("mean over the layer's units", fontsize=8)
     _hatch_blank(axes, digit, inside, horizontal=False)
-    axes.legend(fontsize=8, loc="lower right")
+    axes.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=3)
     axes.set_title("the gates: how much the layer keeps, writes and shows at each row", fontsize=9)
 
 
@@ -178,6 +184,8 @@ def _decides(figure, axes, digit, inside: Inside) -> None:
     axes.invert_yaxis()
     logit = float(shares.sum()) + inside.bias
     read = "mean h" if inside.readout == "mean" else "last h"
+    if inside.readout != "mean" and len(inside.directions) == 2:
+        read = "h after all rows"  # the forward direction's last step, the backward's first
     total = f"all units + bias {inside.bias:.2f} = {logit:.2f}"
     axes.set_xlabel(f"share of the logit of {inside.answer}: weight x {read} ({total})", fontsize=8)
     axes.set_title("what decides: the units with the largest shares of the answer", fontsize=9)

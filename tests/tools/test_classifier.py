@@ -10,6 +10,7 @@ from PIL import Image
 
 from lstm_mnist import Classifier, Predictions
 from lstm_mnist.core.idx import load_split
+from lstm_mnist.core.images import ImageError
 from lstm_mnist.runs.checkpoint import PRETRAINED
 from tests.helpers import PROJECT_ROOT, best_checkpoint, draw_seven
 
@@ -89,3 +90,17 @@ def test_the_readmes_plain_lightning_way_tests_a_checkpoint(fitted_run, tmp_path
     (scores,) = namespace["scores"]
     assert 0 <= scores["test/acc"] <= 1  # the test ran and counted
     assert list(tmp_path.iterdir()) == []  # logger=False: nothing written here
+
+
+def test_colour_arrays_and_channel_first_tensors_are_one_image_each():
+    classifier = Classifier.pretrained()
+    rgb = np.array(draw_seven())  # (H, W, 3) uint8, dark ink on white
+    as_float = rgb.astype(np.float32) / 255  # a colour array in 0-1
+    channels_first = torch.from_numpy(rgb).permute(2, 0, 1)  # torch's (3, H, W)
+    grey = torch.from_numpy(np.array(draw_seven().convert("L")))[None]  # (1, H, W)
+    result = classifier.predict([rgb, as_float, channels_first, grey])
+    assert result.classes.tolist() == [7, 7, 7, 7]
+    assert classifier.predict(rgb).classes.tolist() == [7]  # alone: one image, not H of them
+    says = re.escape("grey (H, W) or colour (H, W, 3 or 4); this one is (2, 5, 5, 5)")
+    with pytest.raises(ImageError, match=says):
+        classifier.predict([np.zeros((2, 5, 5, 5))])

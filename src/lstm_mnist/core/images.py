@@ -79,12 +79,25 @@ def image_digit(image: Image.Image) -> torch.Tensor:
 
 
 def array_digit(image: np.ndarray) -> torch.Tensor:
-    """A grey image as an array (H, W; either polarity, any scale) -> the 28x28 digit.
+    """An image as an array (grey H x W, or colour H x W x 3 or 4; any polarity) -> the digit.
 
     Raises:
-        ImageError: The image has no ink; the message has no file name.
+        ImageError: The image has no ink, or the array is no image's shape; no file name.
     """
-    return torch.from_numpy(mnist_like(_light_on_dark(np.asarray(image, np.float32))))
+    array = np.asarray(image)
+    colour = array.ndim == 3 and array.shape[-1] in (3, 4)
+    if colour and array.dtype == np.uint8:
+        return image_digit(Image.fromarray(array))  # as a file's pixels: alpha over white
+    if colour:
+        array = array[..., :3] @ np.array([0.299, 0.587, 0.114])  # PIL's grey
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim != 2:
+        raise ImageError(
+            f"an image array must be grey (H, W) or colour (H, W, 3 or 4); this one is "
+            f"{tuple(array.shape)}"
+        )
+    return torch.from_numpy(mnist_like(_light_on_dark(array.astype(np.float32))))
 
 
 def mnist_like(ink: np.ndarray) -> np.ndarray:

@@ -196,7 +196,7 @@ def checkpoint_named(ckpt_path: str, root: Path) -> str:
     where = f"{LOGS}/*/checkpoints/, or checkpoints/ after --trainer.logger false"
     if not runs:
         raise CheckpointError(
-            f"--ckpt_path {ckpt_path}: no run under {root} has a last.ckpt ({where}); fit one "
+            f"--ckpt_path {ckpt_path}: no run under {root} has checkpoints ({where}); fit one "
             "first, or pass a checkpoint's path"
         )
     if ckpt_path == "last":

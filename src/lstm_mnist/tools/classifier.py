@@ -79,11 +79,12 @@ class Classifier:
     def digits(self, images: ImageLike | list[ImageLike]) -> torch.Tensor:
         """Images -> the 28x28 uint8 digits the model reads, (N, 28, 28).
 
-        A file's path, a PIL image, or a grey array or tensor (H, W) of either polarity and any
-        scale; a 3-D array or tensor is a batch of them; or a list of any of these.
+        A file's path, a PIL image, or an array or tensor of either polarity and any scale: grey
+        (H, W) or colour (H, W, 3 or 4; a tensor also 3 or 4 x H x W); a 3-D array or tensor
+        that is not colour (N, H, W) is a batch of grey ones; or a list of any of these.
         """
         if isinstance(images, np.ndarray | torch.Tensor) and images.ndim == 3:
-            images = list(images)
+            images = [images] if images.shape[-1] in (3, 4) else list(images)  # colour: one
         if not isinstance(images, list | tuple):
             images = [images]
         return torch.stack([_digit(image) for image in images])
@@ -118,5 +119,7 @@ def _digit(image: ImageLike) -> torch.Tensor:
     if isinstance(image, Image.Image):
         return image_digit(image)
     if isinstance(image, torch.Tensor):
+        if image.ndim == 3 and image.shape[0] in (3, 4):  # torch's channels first
+            image = image.permute(1, 2, 0)
         image = image.detach().cpu().numpy()
     return array_digit(image)

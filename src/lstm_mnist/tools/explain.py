@@ -22,7 +22,7 @@ def explain(
     *,
     ckpt_path: str | None = None,
     index: list[int] | int | None = None,
-    out: str = "reading.png",
+    out: str | None = None,
     data_dir: str | None = None,
     view: Literal["reading", "memory", "gates", "decides"] = "reading",
     layer: int = -1,
@@ -34,15 +34,15 @@ def explain(
             or ``best``; by default the model that ships inside the package.
         index: Test-set indices of the digits to draw, e.g. ``--index 7`` or
             ``--index '[7, 42]'``; by default [0, 1, 2].
-        out: The image file to write: PNG, or another format matplotlib writes (by its suffix:
-            .svg, .pdf, ...); its folder is created.
+        out: The image file to write (default: ``<view>.png``): PNG, or another format
+            matplotlib writes (by its suffix: .svg, .pdf, ...); its folder is created.
         data_dir: Where the data is, if not where the checkpoint's run found it.
         view: ``reading``: the guess after each row. Inside the LSTM (docs/lstm.md):
             ``memory``, each unit's cell state after each row; ``gates``, how much a layer
             keeps, writes and shows at each row; ``decides``, each unit's share of the answer.
         layer: The layer of the stack that ``memory`` and ``gates`` show (-1: the last).
     """
-    destination = _figure_file(Path(out))  # before the model is read
+    destination = _figure_file(Path(out or f"{view}.png"), view)  # before the model is read
     indices = [index] if isinstance(index, int) else index if index is not None else [0, 1, 2]
     require(bool(indices), "", "index", indices, "names no digit: give at least one index")
     model, data = load_trained(ckpt_path, data_dir)  # says so when it is the packaged model
@@ -70,11 +70,11 @@ def explain(
     print(f"wrote {destination}")
 
 
-def _figure_file(path: Path) -> Path:
+def _figure_file(path: Path, view: str) -> Path:
     """``path`` if matplotlib writes its format (a name without a suffix is a PNG)."""
     if path.is_dir():
         raise OptionError(
-            f"--out={str(path)!r} is a folder: give a file, e.g. {path / 'reading.png'}"
+            f"--out={str(path)!r} is a folder: give a file, e.g. {path / f'{view}.png'}"
         )
     path = path if path.suffix else path.with_name(f"{path.name}.png")
     formats = FigureCanvasBase.get_supported_filetypes()
@@ -83,4 +83,4 @@ def _figure_file(path: Path) -> Path:
             f"--out={str(path)!r}: matplotlib writes no {path.suffix} files; use .png, or one "
             f"of {', '.join('.' + name for name in sorted(formats))}"
         )
-    return writable_file(path, "reading.png")
+    return writable_file(path, f"{view}.png")

@@ -190,8 +190,8 @@ def score(
         "|---" * (2 + len(sources)) + "|",
     ]
     for path, name in zip(ckpt_paths, names or [None] * len(ckpt_paths), strict=True):
-        classifier = Classifier.pretrained() if path == "pretrained" else Classifier(path, name)
-        classifier.name = name or classifier.name
+        classifier = Classifier.pretrained() if path == "pretrained" else Classifier(path)
+        classifier.name = name or classifier.name  # the table's row
         classes = classifier.predict(files).classes.tolist()
         right = np.array([c == int(row["digit"]) for c, row in zip(classes, rows, strict=True)])
         by_source = [right[[row["source"] == s for row in rows]].mean() for s in sources]

@@ -156,14 +156,17 @@ def _gates(figure, axes, digit, inside: Inside) -> None:
     steps = range(len(inside.directions[0].c))
     # A bidirectional layer's two directions read the rows in opposite orders: averaged together
     # they would hide what each does, so each gets its own line.
-    styles = ["-", "--"] if len(inside.directions) == 2 else ["-"]
-    reading = [" reading down", " reading up"] if len(inside.directions) == 2 else [""]
+    ways = (
+        [("-", " reading down"), ("--", " reading up")]
+        if len(inside.directions) == 2
+        else [("-", "")]
+    )
     for gate, colour, meaning in (
         ("f", "tab:blue", "keeps (f)"),
         ("i", "tab:orange", "writes (i)"),
         ("o", "tab:green", "shows (o)"),
     ):
-        for direction, style, way in zip(inside.directions, styles, reading, strict=False):
+        for direction, (style, way) in zip(inside.directions, ways, strict=True):
             mean = getattr(direction, gate).mean(dim=-1)
             label = f"{meaning}{way}"
             axes.plot(list(steps), mean.numpy(), style, color=colour, label=label, linewidth=1.6)
